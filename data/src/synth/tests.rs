@@ -1,0 +1,239 @@
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::formats::ndjson::{read_catalog_vec, read_queries};
+use crate::formats::trec::read_qrels;
+use crate::log::LogReader;
+use crate::types::InteractionEvent;
+
+fn small() -> (WorldConfig, SimConfig) {
+    (
+        WorldConfig {
+            products: 3000,
+            queries: 150,
+            ..WorldConfig::default()
+        },
+        SimConfig {
+            events: 20_000,
+            days: 5,
+            ..SimConfig::default()
+        },
+    )
+}
+
+fn digest(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for entry in walk(dir) {
+        out.insert(
+            entry.strip_prefix(dir).unwrap().display().to_string(),
+            fs::read(&entry).unwrap(),
+        );
+    }
+    out
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn same_seed_gives_byte_identical_files_and_another_seed_does_not() {
+    let (w, s) = small();
+    let (a, b, c) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    generate(&w, &s, a.path(), &|_, _, _| {}).unwrap();
+    generate(&w, &s, b.path(), &|_, _, _| {}).unwrap();
+    let (da, db) = (digest(a.path()), digest(b.path()));
+    assert!(da.contains_key("catalog.ndjson") && da.keys().any(|k| k.starts_with("events/")));
+    assert_eq!(da, db);
+    generate(&WorldConfig { seed: 7, ..w }, &s, c.path(), &|_, _, _| {}).unwrap();
+    assert_ne!(da["catalog.ndjson"], digest(c.path())["catalog.ndjson"]);
+}
+
+#[test]
+fn generated_files_read_back_and_are_consistent() {
+    let (w, s) = small();
+    let dir = tempfile::tempdir().unwrap();
+    let report = generate(&w, &s, dir.path(), &|_, _, _| {}).unwrap();
+    let products = read_catalog_vec(dir.path().join("catalog.ndjson")).unwrap();
+    assert_eq!(products.len(), 3000);
+    assert!(report.duplicates > 0, "near-duplicates exist");
+    let queries = read_queries(dir.path().join("queries.tsv")).unwrap();
+    assert_eq!(queries.len() as u64, report.queries);
+    let qrels = read_qrels(dir.path().join("qrels.trec")).unwrap();
+    let mut mix = [0usize; 4];
+    for j in &qrels {
+        mix[(3 - j.grade) as usize] += 1;
+    }
+    let share = |i: usize| mix[i] as f64 / qrels.len() as f64;
+    eprintln!("label mix E/S/C/I: {mix:?}");
+    // ESCI's mix is 51/28/5/16 %: stay in that neighbourhood.
+    assert!((0.35..0.65).contains(&share(0)), "exact share {}", share(0));
+    assert!(
+        (0.15..0.45).contains(&share(1)),
+        "substitute share {}",
+        share(1)
+    );
+    assert!(share(3) > 0.08, "irrelevant share {}", share(3));
+
+    let events = LogReader::read_all(dir.path().join("events")).unwrap();
+    assert!(events.len() as u64 >= s.events);
+    assert_eq!(events.len() as u64, report.simulation.events);
+    assert!(
+        events
+            .windows(2)
+            .all(|w| w[0].timestamp() <= w[1].timestamp()),
+        "log is in time order"
+    );
+    let ids: std::collections::BTreeSet<&str> = products.iter().map(|p| p.id.as_str()).collect();
+    let (mut clicks, mut purchases) = (0, 0);
+    for e in &events {
+        if let Some(d) = e.doc() {
+            assert!(ids.contains(d.as_str()));
+        }
+        match e {
+            InteractionEvent::Click(_) => clicks += 1,
+            InteractionEvent::Purchase(_) => purchases += 1,
+            _ => {}
+        }
+    }
+    assert!(clicks > 0 && purchases > 0 && purchases < clicks);
+    // Position bias: the top slot is clicked far more than slot 10.
+    let ctr = simulator::ctr_by_position(&events, 10);
+    assert!(ctr[0] > 2.0 * ctr[9], "{ctr:?}");
+}
+
+#[test]
+fn lexical_gap_queries_use_words_absent_from_titles() {
+    let world = World::build(&WorldConfig {
+        products: 2000,
+        queries: 200,
+        ..WorldConfig::default()
+    })
+    .unwrap();
+    let gap: Vec<&SimQuery> = world
+        .queries
+        .iter()
+        .filter(|q| q.lexical_gap && q.kind == queries::QueryKind::Head && !q.misspelt)
+        .collect();
+    assert!(!gap.is_empty());
+    let mut titles = String::new();
+    world
+        .render_catalog(|p| {
+            titles.push_str(&p.title.to_lowercase());
+            titles.push('\n');
+            Ok(())
+        })
+        .unwrap();
+    for q in gap {
+        assert!(
+            !titles.contains(&format!(" {} ", q.text)),
+            "`{}` appears in a title",
+            q.text
+        );
+    }
+}
+
+#[test]
+fn randomised_logging_records_propensities_and_drift_moves_demand() {
+    let w = WorldConfig {
+        products: 2000,
+        queries: 100,
+        ..WorldConfig::default()
+    };
+    let world = World::build(&w).unwrap();
+    let leaf = world.leaves[world.queries[0].intent.leaf as usize]
+        .spec
+        .name
+        .to_owned();
+    let sim = SimConfig {
+        events: 20_000,
+        days: 10,
+        randomization: Some(Randomization { epsilon: 0.5, k: 4 }),
+        drift: Some(Drift {
+            day: 5,
+            category: leaf.clone(),
+            demand: 8.0,
+            price: 1.0,
+        }),
+        ..SimConfig::default()
+    };
+    let mut policy = LoggingPolicy::new(&world, 1);
+    let mut share = [(0u64, 0u64); 2];
+    let mut props_ok = true;
+    let leaf_i = world.queries[0].intent.leaf;
+    let by_id: BTreeMap<&str, u16> = world
+        .queries
+        .iter()
+        .map(|q| (q.text.as_str(), q.intent.leaf))
+        .collect();
+    simulate(&world, &sim, 1, &mut policy, |day, events| {
+        for e in &events {
+            if let InteractionEvent::Impression(i) = e {
+                props_ok &= i
+                    .results
+                    .iter()
+                    .all(|r| r.propensity.is_some_and(|p| p > 0.0 && p <= 1.0));
+                let half = usize::from(day >= 5);
+                share[half].1 += 1;
+                if by_id.get(i.query.as_str()) == Some(&leaf_i) {
+                    share[half].0 += 1;
+                }
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert!(props_ok);
+    let before = share[0].0 as f64 / share[0].1 as f64;
+    let after = share[1].0 as f64 / share[1].1 as f64;
+    assert!(
+        after > 1.5 * before,
+        "demand for {leaf}: {before} -> {after}"
+    );
+}
+
+#[test]
+fn bad_knobs_are_errors() {
+    assert!(World::build(&WorldConfig {
+        products: 0,
+        ..WorldConfig::default()
+    })
+    .is_err());
+    assert!(World::build(&WorldConfig {
+        duplicate_rate: 1.5,
+        ..WorldConfig::default()
+    })
+    .is_err());
+    let world = World::build(&WorldConfig {
+        products: 100,
+        queries: 10,
+        ..WorldConfig::default()
+    })
+    .unwrap();
+    let mut p = LoggingPolicy::new(&world, 0);
+    let bad = SimConfig {
+        drift: Some(Drift {
+            day: 0,
+            category: "Spaceships".into(),
+            demand: 2.0,
+            price: 1.0,
+        }),
+        ..SimConfig::default()
+    };
+    let e = simulate(&world, &bad, 0, &mut p, |_, _| Ok(())).unwrap_err();
+    assert!(e.to_string().contains("Spaceships"));
+}
