@@ -20,6 +20,7 @@
 //! - [`synth`]: the seeded synthetic catalogue, queries, judgments and user simulator.
 //! - [`stats`]: summary statistics of a data folder.
 
+pub mod convert;
 pub mod error;
 pub mod formats;
 pub mod fsio;

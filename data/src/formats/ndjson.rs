@@ -108,9 +108,7 @@ impl NdjsonWriter {
     pub fn write<T: Serialize>(&mut self, value: &T) -> Result<()> {
         serde_json::to_writer(&mut self.out, value)
             .map_err(|e| Error::io(self.out.path(), std::io::Error::other(e)))?;
-        self.out
-            .write_all(b"\n")
-            .at(self.out.path().to_path_buf())?;
+        self.out.write_all(b"\n").at(self.out.path())?;
         self.count += 1;
         Ok(())
     }

@@ -184,11 +184,8 @@ impl LogReader {
                 self.heap.push(Reverse((e.timestamp(), i, self.seq)));
                 self.pending[i] = Some(e);
             }
-            Some(Err(e)) => {
-                if self.error.is_none() {
-                    self.error = Some(e);
-                }
-            }
+            Some(Err(e)) if self.error.is_none() => self.error = Some(e),
+            Some(Err(_)) => {}
             None => {}
         }
     }

@@ -149,53 +149,71 @@ pub fn doc_index(id: &DocId) -> Option<u32> {
     id.0.strip_prefix('P').and_then(|n| n.parse().ok())
 }
 
-/// Draws the truth of product `i`; `earlier` lets near-duplicates copy one.
-pub fn draw_truth(
-    rng: &mut WorldRng,
-    leaves: &[Leaf],
-    leaf_cdf: &Cdf,
-    brands_by_dept: &BTreeMap<&'static str, (Vec<u16>, Cdf)>,
-    brands: &[Brand],
-    earlier: &[ProductTruth],
-    duplicate_rate: f64,
-    next_model: &mut BTreeMap<u16, u32>,
-) -> ProductTruth {
-    if !earlier.is_empty() && chance(rng, duplicate_rate) {
-        let j = rng.random_range(earlier.len().saturating_sub(5000)..earlier.len());
-        let orig = earlier[j];
-        let root = orig.duplicate_of.unwrap_or(j as u32);
-        return ProductTruth {
-            price: (f64::from(orig.price) * (1.0 + rng.random_range(-0.04..0.04))) as f32,
-            popularity: orig.popularity * rng.random_range(0.2..0.8),
-            duplicate_of: Some(root),
-            ..orig
-        };
-    }
-    let leaf = leaf_cdf.sample(rng) as u16;
-    let l = &leaves[leaf as usize];
-    let (dept_brands, brand_cdf) = &brands_by_dept[l.spec.dept];
-    let brand = dept_brands[brand_cdf.sample(rng)];
-    let b = &brands[brand as usize];
-    let model = l.spec.model_numbers.then(|| {
-        let n = next_model
-            .entry(brand)
-            .or_insert(100 + rng.random_range(0..50) * 10);
-        *n += rng.random_range(1..=40);
-        *n
-    });
-    let price = l.spec.median_price * b.premium * lognormal(rng, 1.0, 0.35);
-    let price = (price.max(2.0).round() - 0.01).max(0.99);
-    ProductTruth {
-        leaf,
-        brand,
-        colour: rng.random_range(0..COLOURS.len()) as u8,
-        material: rng.random_range(0..l.materials.len()) as u8,
-        size: rng.random_range(0..l.sizes.len()) as u8,
-        model,
-        price: price as f32,
-        popularity: lognormal(rng, 1.0, 1.3) as f32,
-        quality: rng.random::<f32>().powf(0.7),
-        duplicate_of: None,
+/// Draws product truths, one after another.
+#[derive(Debug)]
+pub struct TruthDrawer<'a> {
+    /// Leaves.
+    pub leaves: &'a [Leaf],
+    /// Leaf weights.
+    pub leaf_cdf: &'a Cdf,
+    /// Brands of each department with their weights.
+    pub brands_by_dept: &'a BTreeMap<&'static str, (Vec<u16>, Cdf)>,
+    /// Brands.
+    pub brands: &'a [Brand],
+    /// Share of near-duplicate listings.
+    pub duplicate_rate: f64,
+    /// Next model number per brand.
+    pub next_model: BTreeMap<u16, u32>,
+}
+
+impl TruthDrawer<'_> {
+    /// Draws the next product; `earlier` lets near-duplicates copy one.
+    pub fn draw(&mut self, rng: &mut WorldRng, earlier: &[ProductTruth]) -> ProductTruth {
+        let (leaves, leaf_cdf, brands_by_dept, brands, duplicate_rate) = (
+            self.leaves,
+            self.leaf_cdf,
+            self.brands_by_dept,
+            self.brands,
+            self.duplicate_rate,
+        );
+        let next_model = &mut self.next_model;
+        if !earlier.is_empty() && chance(rng, duplicate_rate) {
+            let j = rng.random_range(earlier.len().saturating_sub(5000)..earlier.len());
+            let orig = earlier[j];
+            let root = orig.duplicate_of.unwrap_or(j as u32);
+            return ProductTruth {
+                price: (f64::from(orig.price) * (1.0 + rng.random_range(-0.04..0.04))) as f32,
+                popularity: orig.popularity * rng.random_range(0.2..0.8),
+                duplicate_of: Some(root),
+                ..orig
+            };
+        }
+        let leaf = leaf_cdf.sample(rng) as u16;
+        let l = &leaves[leaf as usize];
+        let (dept_brands, brand_cdf) = &brands_by_dept[l.spec.dept];
+        let brand = dept_brands[brand_cdf.sample(rng)];
+        let b = &brands[brand as usize];
+        let model = l.spec.model_numbers.then(|| {
+            let n = next_model
+                .entry(brand)
+                .or_insert(100 + rng.random_range(0..50) * 10);
+            *n += rng.random_range(1..=40);
+            *n
+        });
+        let price = l.spec.median_price * b.premium * lognormal(rng, 1.0, 0.35);
+        let price = (price.max(2.0).round() - 0.01).max(0.99);
+        ProductTruth {
+            leaf,
+            brand,
+            colour: rng.random_range(0..COLOURS.len()) as u8,
+            material: rng.random_range(0..l.materials.len()) as u8,
+            size: rng.random_range(0..l.sizes.len()) as u8,
+            model,
+            price: price as f32,
+            popularity: lognormal(rng, 1.0, 1.3) as f32,
+            quality: rng.random::<f32>().powf(0.7),
+            duplicate_of: None,
+        }
     }
 }
 

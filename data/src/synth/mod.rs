@@ -144,18 +144,16 @@ impl World {
         let (leaf_cdf, brand_tables) = catalog::leaf_and_brand_tables(&mut rng, &leaves, &brands);
         let mut rng = stream(config.seed, 2);
         let mut products = Vec::with_capacity(config.products);
-        let mut next_model = BTreeMap::new();
+        let mut drawer = catalog::TruthDrawer {
+            leaves: &leaves,
+            leaf_cdf: &leaf_cdf,
+            brands_by_dept: &brand_tables,
+            brands: &brands,
+            duplicate_rate: config.duplicate_rate,
+            next_model: BTreeMap::new(),
+        };
         for _ in 0..config.products {
-            let t = catalog::draw_truth(
-                &mut rng,
-                &leaves,
-                &leaf_cdf,
-                &brand_tables,
-                &brands,
-                &products,
-                config.duplicate_rate,
-                &mut next_model,
-            );
+            let t = drawer.draw(&mut rng, &products);
             products.push(t);
         }
         let mut by_leaf = vec![Vec::new(); leaves.len()];

@@ -212,11 +212,10 @@ pub fn draw_queries(
         let mut misspelt = false;
         if chance(rng, mix.misspelling_rate) {
             let i = rng.random_range(0..words.len());
-            let typo = words[i]
-                .split(' ')
-                .map(|w| misspell(rng, w))
-                .collect::<Vec<_>>()
-                .join(" ");
+            let mut parts: Vec<String> = words[i].split(' ').map(str::to_owned).collect();
+            let j = rng.random_range(0..parts.len());
+            parts[j] = misspell(rng, &parts[j]);
+            let typo = parts.join(" ");
             misspelt = typo != words[i];
             words[i] = typo;
         }

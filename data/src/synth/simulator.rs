@@ -105,8 +105,8 @@ impl Default for Behaviour {
     fn default() -> Self {
         Self {
             examination: Examination::Web,
-            attractiveness: [0.40, 0.18, 0.07, 0.02],
-            purchase_given_click: [0.14, 0.05, 0.03, 0.003],
+            attractiveness: [0.15, 0.06, 0.025, 0.008],
+            purchase_given_click: [0.045, 0.015, 0.01, 0.001],
             popularity_effect: 0.25,
             price_sensitivity_sigma: 0.5,
             queries_per_session: 1.5,
@@ -412,10 +412,10 @@ pub fn simulate(
     let medians: Vec<f64> = world.leaves.iter().map(|l| l.spec.median_price).collect();
 
     let mut report = SimReport::default();
-    let mut counter = 0u64;
-    let mut next_id = |prefix: &str| {
-        counter += 1;
-        format!("{prefix}{counter:09}")
+    let (mut event_seq, mut request_seq) = (0u64, 0u64);
+    let mut next_event = || {
+        event_seq += 1;
+        EventId(format!("E{event_seq:09}"))
     };
     let mut avg_events_per_session = 2.5f64;
     for day in 0..config.days {
@@ -473,7 +473,8 @@ pub fn simulate(
                         origin.swap(0, j);
                     }
                 }
-                let request_id = RequestId(next_id("R"));
+                request_seq += 1;
+                let request_id = RequestId(format!("R{request_seq:09}"));
                 let results: Vec<ImpressedDoc> = ranked
                     .iter()
                     .enumerate()
@@ -484,7 +485,7 @@ pub fn simulate(
                     })
                     .collect();
                 events.push(InteractionEvent::Impression(Impression {
-                    event_id: EventId(next_id("E")),
+                    event_id: next_event(),
                     timestamp: Timestamp(t),
                     request_id: request_id.clone(),
                     query_id: Some(q.id.clone()),
@@ -512,7 +513,7 @@ pub fn simulate(
                     }
                     tc += rng.random_range(2_000..30_000);
                     events.push(InteractionEvent::Click(Click {
-                        event_id: EventId(next_id("E")),
+                        event_id: next_event(),
                         timestamp: Timestamp(tc),
                         request_id: request_id.clone(),
                         user_id: user.clone(),
@@ -526,7 +527,7 @@ pub fn simulate(
                         price *= dr.price;
                     }
                     let rel_price = (price / medians[p.leaf as usize]).max(0.05);
-                    let price_factor = rel_price.powf(-sensitivity[user_i]).clamp(0.2, 3.0);
+                    let price_factor = rel_price.powf(-sensitivity[user_i]).clamp(0.2, 2.0);
                     let p_buy = (b.purchase_given_click[l]
                         * price_factor
                         * (0.5 + f64::from(p.quality))
@@ -541,7 +542,7 @@ pub fn simulate(
                             rng.random_range(2..=4)
                         };
                         events.push(InteractionEvent::AddToCart(AddToCart {
-                            event_id: EventId(next_id("E")),
+                            event_id: next_event(),
                             timestamp: Timestamp(tc),
                             request_id: Some(request_id.clone()),
                             user_id: user.clone(),
@@ -553,7 +554,7 @@ pub fn simulate(
                         if buys {
                             tc += rng.random_range(30_000..600_000);
                             events.push(InteractionEvent::Purchase(Purchase {
-                                event_id: EventId(next_id("E")),
+                                event_id: next_event(),
                                 timestamp: Timestamp(tc),
                                 request_id: Some(request_id.clone()),
                                 user_id: user.clone(),

@@ -1,0 +1,47 @@
+# hyrank: the two commands are `make demo` and `make test`.
+# Every tool a target needs is checked (and installed if missing) by `make tools`.
+
+CARGO    ?= cargo
+DEMO_DIR ?= out/demo
+SEED     ?= 42
+# Demo world size: large enough to be interesting, small enough for a laptop.
+DEMO_PRODUCTS ?= 20000
+DEMO_QUERIES  ?= 1000
+DEMO_EVENTS   ?= 300000
+HYRANK   := ./target/release/hyrank
+
+.PHONY: demo test tools build fmt clippy nextest doctest bench-generate clean
+
+## The main job, end to end, with what exists today: build, generate the
+## synthetic world, print its statistics.
+demo: tools build
+	$(HYRANK) data generate --out $(DEMO_DIR) --seed $(SEED) \
+		--products $(DEMO_PRODUCTS) --queries $(DEMO_QUERIES) --events $(DEMO_EVENTS)
+	$(HYRANK) data stats $(DEMO_DIR)
+	@echo "demo data in $(DEMO_DIR)"
+
+## Format check, clippy (deny warnings), the test suite (nextest) and the doc tests.
+test: tools
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) nextest run --workspace --no-fail-fast
+	$(CARGO) test --workspace --doc
+
+## Installs what is missing: rustfmt, clippy, cargo-nextest.
+tools:
+	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+	@$(CARGO) nextest --version >/dev/null 2>&1 || $(CARGO) install cargo-nextest --locked
+
+build:
+	$(CARGO) build --release --bin hyrank
+
+fmt:
+	$(CARGO) fmt --all
+
+## Generator speed and memory at the issue's scale (100k products, 1M events).
+bench-generate: build
+	$(HYRANK) bench generate --out out/bench-world --products 100000 --queries 5000 --events 1000000
+
+clean:
+	rm -rf out

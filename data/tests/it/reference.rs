@@ -1,0 +1,58 @@
+//! The shared public reference sets (`../shared/data`), read with our readers.
+//! Skipped, with a message, where the folder is absent.
+
+use std::path::PathBuf;
+
+use hyrank_data::formats::{letor, trec};
+
+fn shared(rel: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!(
+            "skipped: {} is absent (the shared reference data lives beside the repository)",
+            p.display()
+        );
+        None
+    }
+}
+
+#[test]
+fn trec_eval_test_collection_reads() {
+    let (Some(q), Some(r)) = (
+        shared("trec_eval/qrels.test"),
+        shared("trec_eval/results.test"),
+    ) else {
+        return;
+    };
+    let qrels = trec::read_qrels(q).unwrap();
+    let run = trec::read_run(r).unwrap();
+    assert_eq!(qrels.len(), 3681);
+    assert_eq!(run.len(), 1500);
+    let topics: std::collections::BTreeSet<&str> = run.iter().map(|e| e.query.as_str()).collect();
+    assert_eq!(topics.len(), 3);
+}
+
+#[test]
+fn lightgbm_letor_sample_reads_with_group_files() {
+    let (Some(data), Some(groups)) = (
+        shared("letor_sample/rank.train"),
+        shared("letor_sample/rank.train.query"),
+    ) else {
+        return;
+    };
+    let mut rows = letor::read_letor(data).unwrap();
+    let sizes = letor::read_group_sizes(&groups).unwrap();
+    assert_eq!(rows.len(), 3005);
+    assert_eq!(sizes.len(), 201);
+    letor::assign_groups(&mut rows, &sizes, &groups).unwrap();
+    assert_eq!(rows.last().unwrap().qid.as_deref(), Some("200"));
+    assert!(rows.iter().all(|r| (0.0..=4.0).contains(&r.label)));
+    assert!(rows
+        .iter()
+        .flat_map(|r| &r.features)
+        .all(|(i, _)| *i <= 300));
+}

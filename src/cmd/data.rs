@@ -1,0 +1,271 @@
+//! `hyrank data ...`: generate, stats, convert, compact.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use hyrank_data::convert::{read_dataset, write_dataset, Format, ReadOptions};
+use hyrank_data::synth::queries::QueryMix;
+use hyrank_data::synth::{generate, Drift, Examination, Randomization, SimConfig, WorldConfig};
+use hyrank_data::GradeMap;
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Generate the synthetic world: catalogue, queries, judgments and an interaction log.
+    Generate(GenerateArgs),
+    /// Print statistics of a data folder.
+    Stats {
+        /// The folder (with catalog.ndjson, queries.tsv, qrels.trec, events/).
+        dir: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Convert a data set between formats (esci, wands, beir, ubi → hyrank, beir, ubi).
+    Convert {
+        /// Input format: hyrank, esci, wands, beir, ubi.
+        #[arg(long)]
+        from: Format,
+        /// Input folder.
+        #[arg(long)]
+        input: PathBuf,
+        /// Output format: hyrank, beir, ubi.
+        #[arg(long, default_value = "hyrank")]
+        to: Format,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// ESCI product locale.
+        #[arg(long, default_value = "us")]
+        locale: String,
+        /// ESCI / BEIR split (BEIR default: test; ESCI default: both).
+        #[arg(long)]
+        split: Option<String>,
+        /// Label → grade map, e.g. `E=3,S=2,C=1,I=0,Exact=2,Partial=1,Irrelevant=0`.
+        #[arg(long)]
+        grades: Option<String>,
+    },
+    /// Compact the closed segments of an interaction log to Parquet.
+    Compact {
+        /// The log folder (e.g. data/demo/events).
+        log: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExaminationArg {
+    /// Web list (position-based model fitted on Yandex WSCD 2012).
+    Web,
+    /// Product grid, `--grid-columns` tiles a row.
+    Grid,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Products in the catalogue.
+    #[arg(long, default_value_t = 10_000)]
+    pub products: usize,
+    /// Distinct queries.
+    #[arg(long, default_value_t = 500)]
+    pub queries: usize,
+    /// Interaction events to simulate (the last session is completed).
+    #[arg(long, default_value_t = 100_000)]
+    pub events: u64,
+    /// Master seed: same seed and knobs give byte-identical files.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Simulated days.
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// Results per page.
+    #[arg(long, default_value_t = 10)]
+    pub page_size: usize,
+    /// Examination model.
+    #[arg(long, value_enum, default_value = "web")]
+    pub examination: ExaminationArg,
+    /// Tiles per row for `--examination grid`.
+    #[arg(long, default_value_t = 4)]
+    pub grid_columns: usize,
+    /// Share of near-duplicate listings.
+    #[arg(long, default_value_t = 0.02)]
+    pub duplicate_rate: f64,
+    /// Share of head queries.
+    #[arg(long, default_value_t = 0.2)]
+    pub head_share: f64,
+    /// Share of torso queries (tail gets the rest).
+    #[arg(long, default_value_t = 0.5)]
+    pub torso_share: f64,
+    /// Probability that a query uses a shopper's word absent from titles.
+    #[arg(long, default_value_t = 0.35)]
+    pub synonym_rate: f64,
+    /// Probability of a typo in a query.
+    #[arg(long, default_value_t = 0.1)]
+    pub misspelling_rate: f64,
+    /// Drift from a day on, e.g. `day=20,category=Sofas,demand=2.0,price=1.2`.
+    #[arg(long, value_parser = Drift::parse)]
+    pub drift: Option<Drift>,
+    /// Randomised logging `EPSILON,K`: swap the top result with a random one of the top K
+    /// in a share EPSILON of impressions, logging propensities.
+    #[arg(long)]
+    pub randomize: Option<String>,
+    /// ESCI label → grade map for qrels.trec, e.g. `E=3,S=2,C=1,I=0`.
+    #[arg(long)]
+    pub grades: Option<String>,
+}
+
+impl GenerateArgs {
+    pub fn configs(&self) -> Result<(WorldConfig, SimConfig)> {
+        let grades = match &self.grades {
+            Some(g) => GradeMap::parse(g)
+                .map_err(anyhow::Error::msg)
+                .context("--grades")?,
+            None => GradeMap::default(),
+        };
+        let world = WorldConfig {
+            seed: self.seed,
+            products: self.products,
+            queries: self.queries,
+            duplicate_rate: self.duplicate_rate,
+            query_mix: QueryMix {
+                head: self.head_share,
+                torso: self.torso_share,
+                synonym_rate: self.synonym_rate,
+                misspelling_rate: self.misspelling_rate,
+                ..QueryMix::default()
+            },
+            grades,
+            ..WorldConfig::default()
+        };
+        let randomization = match &self.randomize {
+            None => None,
+            Some(s) => {
+                let (e, k) = s
+                    .split_once(',')
+                    .context("--randomize takes EPSILON,K (e.g. 0.1,5)")?;
+                let epsilon: f64 = e
+                    .trim()
+                    .parse()
+                    .context("--randomize: EPSILON is not a number")?;
+                let k: usize = k
+                    .trim()
+                    .parse()
+                    .context("--randomize: K is not a whole number")?;
+                Some(Randomization { epsilon, k })
+            }
+        };
+        let mut sim = SimConfig {
+            events: self.events,
+            days: self.days,
+            page_size: self.page_size,
+            drift: self.drift.clone(),
+            randomization,
+            ..SimConfig::default()
+        };
+        sim.behaviour.examination = match self.examination {
+            ExaminationArg::Web => Examination::Web,
+            ExaminationArg::Grid => Examination::Grid {
+                per_row: self.grid_columns,
+            },
+        };
+        Ok((world, sim))
+    }
+}
+
+/// A progress bar on stderr (hidden when stderr is not a terminal).
+pub fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+pub fn run_generate(args: &GenerateArgs) -> Result<hyrank_data::synth::GenerateReport> {
+    let (world, sim) = args.configs()?;
+    let bar = progress_bar();
+    let report = generate(&world, &sim, &args.out, &|stage, done, total| {
+        if bar.prefix() != stage {
+            bar.set_prefix(stage.to_owned());
+            bar.reset();
+        }
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .with_context(|| format!("generating into {}", args.out.display()))?;
+    bar.finish_and_clear();
+    Ok(report)
+}
+
+pub fn run(cmd: DataCommand) -> Result<()> {
+    match cmd {
+        DataCommand::Generate(args) => {
+            let r = run_generate(&args)?;
+            println!(
+                "wrote {}: {} products ({} near-duplicates), {} queries, {} judgments, {} events ({} impressions, {} clicks, {} purchases) in {:.1}s",
+                args.out.display(),
+                r.products,
+                r.duplicates,
+                r.queries,
+                r.judgments,
+                r.simulation.events,
+                r.simulation.impressions,
+                r.simulation.clicks,
+                r.simulation.purchases,
+                r.seconds
+            );
+        }
+        DataCommand::Stats { dir, json } => {
+            if !dir.is_dir() {
+                bail!("{}: not a folder", dir.display());
+            }
+            let s = hyrank_data::stats::compute(&dir)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                print!("{}", s.render());
+            }
+        }
+        DataCommand::Convert {
+            from,
+            input,
+            to,
+            out,
+            locale,
+            split,
+            grades,
+        } => {
+            let grades = match grades {
+                Some(g) => GradeMap::parse(&g)
+                    .map_err(anyhow::Error::msg)
+                    .context("--grades")?,
+                None => GradeMap::default(),
+            };
+            let opts = ReadOptions {
+                locale,
+                split,
+                grades,
+            };
+            let d = read_dataset(from, &input, &opts)?;
+            for n in &d.notes {
+                eprintln!("note: {n}");
+            }
+            for f in write_dataset(to, &d, &out)? {
+                println!("wrote {}", f.display());
+            }
+        }
+        DataCommand::Compact { log } => {
+            let r = hyrank_data::log::compact(&log)?;
+            println!(
+                "compacted {} segments ({} events): {} bytes of NDJSON → {} bytes of Parquet",
+                r.segments, r.events, r.ndjson_bytes, r.parquet_bytes
+            );
+        }
+    }
+    Ok(())
+}
