@@ -20,12 +20,13 @@ demo: tools build
 	$(HYRANK) data stats $(DEMO_DIR)
 	@echo "demo data in $(DEMO_DIR)"
 
-## Format check, clippy (deny warnings), the test suite (nextest) and the doc tests.
+## Format check, clippy (deny warnings), the doc tests, then the test suite (nextest,
+## whose summary closes the run).
 test: tools
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) nextest run --workspace --no-fail-fast
 	$(CARGO) test --workspace --doc
+	$(CARGO) nextest run --workspace --no-fail-fast
 
 ## Installs what is missing: rustfmt, clippy, cargo-nextest.
 tools:
