@@ -1,0 +1,6 @@
+//! Integration tests of hyrank-eval.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod conformance;
+mod properties;
