@@ -10,7 +10,7 @@ DEMO_QUERIES  ?= 1000
 DEMO_EVENTS   ?= 300000
 HYRANK   := ./target/release/hyrank
 
-.PHONY: demo test tools build fmt clippy nextest doctest bench-generate clean
+.PHONY: demo test tools build fmt clippy nextest doctest bench-generate bench-env bench clean
 
 ## The main job, end to end, with what exists today: build, generate the
 ## synthetic world, print its statistics.
@@ -43,6 +43,19 @@ fmt:
 ## Generator speed and memory at the issue's scale (100k products, 1M events).
 bench-generate: build
 	$(HYRANK) bench generate --out out/bench-world --products 100000 --queries 5000 --events 1000000
+
+## The pinned Python environment of the peers (ranx, pytrec_eval, ...). Benchmarks only.
+bench-env: bench/.venv/.done
+bench/.venv/.done: bench/requirements.txt
+	python3 -m venv bench/.venv
+	bench/.venv/bin/pip install --quiet --upgrade pip
+	bench/.venv/bin/pip install --quiet -r bench/requirements.txt
+	touch $@
+
+## Every side-by-side comparison with a peer, in one run; writes docs/benchmarks.md.
+bench: build bench-env
+	$(HYRANK) bench eval --dir out/bench-eval --repeat 1 >/dev/null
+	bench/.venv/bin/python bench/run.py
 
 clean:
 	rm -rf out

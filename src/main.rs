@@ -21,6 +21,8 @@ enum Command {
     /// Generate, inspect and convert data sets.
     #[command(subcommand)]
     Data(cmd::data::DataCommand),
+    /// Score TREC runs against qrels (trec_eval-conformant) and compare them.
+    Eval(cmd::eval::EvalArgs),
     /// Measure hyrank's own speed and memory.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
@@ -41,6 +43,7 @@ fn main() {
         .init();
     let result = match cli.command {
         Command::Data(c) => cmd::data::run(c),
+        Command::Eval(a) => cmd::eval::run(a),
         Command::Bench(c) => cmd::bench::run(c),
     };
     if let Err(e) = result {

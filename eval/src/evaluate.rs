@@ -317,6 +317,9 @@ impl Evaluation {
     }
 }
 
+/// One query's id and its value per measure.
+type QueryScores = (String, Vec<f64>);
+
 /// Evaluates `run` against `qrels`.
 pub fn evaluate(
     qrels: &Qrels,
@@ -333,7 +336,7 @@ pub fn evaluate(
         queries = qrels.queries().collect();
     }
     let max_grade = qrels.max_grade();
-    let judge_one = |q: &str| -> Result<(String, Vec<f64>)> {
+    let judge_one = |q: &str| -> Result<QueryScores> {
         let docs = run.by_query.get(q).unwrap_or(&empty);
         let j = judge(q, docs, &qrels.by_query[q], opts.relevance_level)?;
         Ok((
@@ -349,7 +352,7 @@ pub fn evaluate(
         .map_or(1, |n| n.get())
         .min(queries.len().max(1));
     let chunk = queries.len().div_ceil(threads.max(1)).max(1);
-    let results: Vec<Result<Vec<(String, Vec<f64>)>>> = std::thread::scope(|s| {
+    let results: Vec<Result<Vec<QueryScores>>> = std::thread::scope(|s| {
         let handles: Vec<_> = queries
             .chunks(chunk)
             .map(|c| s.spawn(move || c.iter().map(|q| judge_one(q)).collect::<Result<Vec<_>>>()))

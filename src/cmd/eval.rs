@@ -1,0 +1,194 @@
+//! `hyrank eval`: score runs against qrels and compare them.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use hyrank_data::formats::trec::{read_qrels, read_run};
+use hyrank_data::fsio::write_atomic;
+use hyrank_eval::{
+    compare, evaluate, format_trec, CompareOptions, EvalOptions, Evaluation, Gain, Measure, Qrels,
+    Run,
+};
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// Comparison table (baseline first, deltas, p-values, best in bold).
+    Table,
+    /// trec_eval's layout, one block per run (`--per-query` as `trec_eval -q`).
+    Trec,
+    /// The comparison as JSON.
+    Json,
+    /// The comparison as Markdown.
+    Markdown,
+    /// A self-contained HTML page with plots.
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// TREC qrels file.
+    #[arg(long)]
+    pub qrels: PathBuf,
+    /// TREC run file; repeat for several (the first is the baseline).
+    #[arg(long = "run", required = true)]
+    pub runs: Vec<PathBuf>,
+    /// Comma-separated measures (trec_eval names, families such as `P` or
+    /// `ndcg_cut`, aliases such as `ndcg@10`, `mrr`; `all` for every one).
+    /// Default: trec_eval's default set with `--format trec`, else
+    /// `ndcg_cut_10,recip_rank,map,P_10,recall_100`.
+    #[arg(long)]
+    pub metrics: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+    /// With `--format trec`: per-query rows too.
+    #[arg(long)]
+    pub per_query: bool,
+    /// Gain of the nDCG family: linear (trec_eval), exponential (2^g - 1),
+    /// esci (3=1.0,2=0.1,1=0.01,0=0), or a map such as `2=3,1=1,0=0`.
+    #[arg(long, default_value = "linear")]
+    pub gain: String,
+    /// A grade at least this counts as relevant (trec_eval -l).
+    #[arg(long, default_value_t = 1)]
+    pub relevance_level: i32,
+    /// Judged queries missing from a run count as 0 (trec_eval -c).
+    #[arg(short = 'c', long)]
+    pub complete: bool,
+    /// Randomisation-test trials and bootstrap resamples.
+    #[arg(long, default_value_t = 10_000)]
+    pub trials: usize,
+    /// Seed of the randomisation test and the bootstrap.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Also write report.json, report.md and report.html into this folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+pub fn parse_gain(s: &str) -> Result<Gain> {
+    Ok(match s {
+        "linear" => Gain::Linear,
+        "exponential" | "exp" => Gain::Exponential,
+        "esci" => Gain::Map(vec![(3, 1.0), (2, 0.1), (1, 0.01), (0, 0.0)]),
+        spec => {
+            let mut m = Vec::new();
+            for part in spec.split(',') {
+                let (g, v) = part
+                    .split_once('=')
+                    .with_context(|| format!("--gain: `{part}` is not GRADE=GAIN"))?;
+                let g: i32 = g
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("--gain: grade `{g}` is not an integer"))?;
+                let v: f64 = v
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("--gain: gain `{v}` is not a number"))?;
+                m.push((g, v));
+            }
+            Gain::Map(m)
+        }
+    })
+}
+
+fn run_name(path: &Path, taken: &[String]) -> String {
+    let stem = path.file_stem().map_or_else(
+        || path.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    let stem = stem.strip_suffix(".trec").unwrap_or(&stem).to_owned();
+    if taken.contains(&stem) {
+        path.display().to_string()
+    } else {
+        stem
+    }
+}
+
+/// Evaluates every run (library API shared with `make demo`).
+pub fn evaluate_files(
+    qrels: &Path,
+    runs: &[PathBuf],
+    measures: &[Measure],
+    opts: &EvalOptions,
+    trec_names: bool,
+) -> Result<Vec<Evaluation>> {
+    let qrels = Qrels::new(&read_qrels(qrels)?);
+    let mut names = Vec::new();
+    let mut out = Vec::new();
+    for path in runs {
+        let rows = read_run(path)?;
+        let name = if trec_names {
+            rows.first()
+                .map_or_else(|| "empty".to_owned(), |r| r.tag.clone())
+        } else {
+            run_name(path, &names)
+        };
+        names.push(name.clone());
+        out.push(
+            evaluate(&qrels, &Run::new(name, &rows), measures, opts)
+                .with_context(|| format!("evaluating {}", path.display()))?,
+        );
+    }
+    Ok(out)
+}
+
+pub fn run(args: EvalArgs) -> Result<()> {
+    let default = if args.format == OutputFormat::Trec {
+        "trec"
+    } else {
+        "ndcg_cut_10,recip_rank,map,P_10,recall_100"
+    };
+    let measures = Measure::parse_list(args.metrics.as_deref().unwrap_or(default))?;
+    let opts = EvalOptions {
+        relevance_level: args.relevance_level,
+        gain: parse_gain(&args.gain)?,
+        complete: args.complete,
+        err_max_grade: None,
+    };
+    if args.per_query && args.format != OutputFormat::Trec {
+        bail!("--per-query goes with --format trec");
+    }
+    let evals = evaluate_files(
+        &args.qrels,
+        &args.runs,
+        &measures,
+        &opts,
+        args.format == OutputFormat::Trec,
+    )?;
+    if args.format == OutputFormat::Trec {
+        for e in &evals {
+            print!("{}", format_trec(e, args.per_query));
+        }
+        return Ok(());
+    }
+    let c = compare(
+        &evals,
+        &opts.describe(),
+        &CompareOptions {
+            trials: args.trials,
+            bootstrap: args.trials,
+            seed: args.seed,
+            ..CompareOptions::default()
+        },
+    )?;
+    match args.format {
+        OutputFormat::Table => print!("{}", c.render_text(std::io::stdout().is_terminal())),
+        OutputFormat::Json => println!("{}", c.render_json()),
+        OutputFormat::Markdown => print!("{}", c.render_markdown()),
+        OutputFormat::Html => print!("{}", c.render_html()),
+        OutputFormat::Trec => {}
+    }
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        write_atomic(dir.join("report.json"), c.render_json().as_bytes())?;
+        write_atomic(dir.join("report.md"), c.render_markdown().as_bytes())?;
+        write_atomic(dir.join("report.html"), c.render_html().as_bytes())?;
+        eprintln!(
+            "wrote report.json, report.md, report.html to {}",
+            dir.display()
+        );
+    }
+    Ok(())
+}
