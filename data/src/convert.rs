@@ -26,6 +26,8 @@ pub enum Format {
     Beir,
     /// OpenSearch UBI `ubi_queries.ndjson`, `ubi_events.ndjson`.
     Ubi,
+    /// Cranfield 1400: `cran.all.1400`, `cran.qry`, `cranqrel`.
+    Cranfield,
 }
 
 impl FromStr for Format {
@@ -37,8 +39,9 @@ impl FromStr for Format {
             "wands" => Ok(Self::Wands),
             "beir" => Ok(Self::Beir),
             "ubi" => Ok(Self::Ubi),
+            "cranfield" => Ok(Self::Cranfield),
             other => Err(format!(
-                "unknown format `{other}` (hyrank, esci, wands, beir, ubi)"
+                "unknown format `{other}` (hyrank, esci, wands, beir, ubi, cranfield)"
             )),
         }
     }
@@ -52,6 +55,7 @@ impl fmt::Display for Format {
             Self::Wands => "wands",
             Self::Beir => "beir",
             Self::Ubi => "ubi",
+            Self::Cranfield => "cranfield",
         })
     }
 }
@@ -172,6 +176,12 @@ pub fn read_dataset(format: Format, dir: &Path, opts: &ReadOptions) -> Result<Da
                 .map(beir::read_qrels)
                 .transpose()?;
         }
+        Format::Cranfield => {
+            use crate::formats::cranfield;
+            d.products = Some(cranfield::read_documents(need(dir, "cran.all.1400")?)?);
+            d.queries = Some(cranfield::read_queries(need(dir, "cran.qry")?)?);
+            d.qrels = Some(cranfield::read_qrels(need(dir, "cranqrel")?)?);
+        }
         Format::Ubi => {
             let (events, report) = ubi::read_ubi(
                 need(dir, "ubi_queries.ndjson")?,
@@ -272,7 +282,7 @@ pub fn write_dataset(format: Format, d: &Dataset, dir: &Path) -> Result<Vec<Path
                 written.push(dir.join(name));
             }
         }
-        Format::Esci | Format::Wands => {
+        Format::Esci | Format::Wands | Format::Cranfield => {
             return Err(Error::InvalidArgument(format!(
                 "writing {format} is not supported: write hyrank or beir"
             )));

@@ -178,7 +178,12 @@ fn cell(c: &Comparison, s: usize, i: usize) -> (String, String) {
         Some(t) => {
             let t = &t[i];
             let mark = if t.p_holm < c.alpha { "†" } else { "" };
-            format!("{:+.4} p={:.3}{mark}", t.delta, t.p_randomization)
+            let p = if t.p_randomization < 0.001 {
+                "p<0.001".to_owned()
+            } else {
+                format!("p={:.3}", t.p_randomization)
+            };
+            format!("{:+.4} {p}{mark}", t.delta)
         }
         None => "baseline".into(),
     };

@@ -45,7 +45,19 @@ pub enum IndexCommand {
         /// Sentences per forward pass.
         #[arg(long, default_value_t = 32)]
         batch_size: usize,
+        /// What to embed: `title` (title and leaf category; catalogues) or
+        /// `title-description` (document collections such as Cranfield).
+        #[arg(long, value_enum, default_value = "title")]
+        embed_text: EmbedTextArg,
     },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum EmbedTextArg {
+    /// Title and leaf category.
+    Title,
+    /// Title and description.
+    TitleDescription,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -179,7 +191,14 @@ pub fn run_index(cmd: IndexCommand) -> Result<()> {
             model_dir,
             no_dense,
             batch_size,
+            embed_text,
         } => {
+            let embed_text = match embed_text {
+                EmbedTextArg::Title => hyrank_index::retriever::EmbedText::Title,
+                EmbedTextArg::TitleDescription => {
+                    hyrank_index::retriever::EmbedText::TitleDescription
+                }
+            };
             let products = read_catalog_vec(&catalog)?;
             let encoder = if no_dense {
                 None
@@ -189,10 +208,16 @@ pub fn run_index(cmd: IndexCommand) -> Result<()> {
             let bar = progress_bar();
             bar.set_prefix("encode");
             let t = Instant::now();
-            let r = SearchIndex::build(&out, &products, encoder.as_ref(), &|done, total| {
-                bar.set_length(total);
-                bar.set_position(done);
-            })?;
+            let r = SearchIndex::build(
+                &out,
+                &products,
+                encoder.as_ref(),
+                embed_text,
+                &|done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+            )?;
             bar.finish_and_clear();
             let secs = t.elapsed().as_secs_f64();
             println!(

@@ -11,9 +11,11 @@
 //! | [`esci`] | Amazon ESCI (Shopping Queries) parquet files |
 //! | [`wands`] | Wayfair WANDS tab-separated files |
 //! | [`beir`] | BEIR corpus.jsonl, queries.jsonl, qrels/*.tsv |
+//! | [`cranfield`] | Cranfield 1400 (SMART `.I/.T/.W` records, reversed relevance codes) |
 //! | [`ubi`] | OpenSearch User Behavior Insights queries and events NDJSON |
 
 pub mod beir;
+pub mod cranfield;
 pub mod esci;
 pub mod letor;
 pub mod ndjson;

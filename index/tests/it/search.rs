@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use hyrank_data::Product;
 use hyrank_index::encoder::testing::write_tiny_bert;
+use hyrank_index::retriever::EmbedText;
 use hyrank_index::{
     Bm25Retriever, DenseRetriever, Encoder, EncoderConfig, Filter, Fusion, HybridRetriever,
     Normalization, Retriever, SearchIndex,
@@ -41,10 +42,24 @@ fn build_search_explain_filter_and_cache() {
     .unwrap();
     let enc = Encoder::load(&model, EncoderConfig::default()).unwrap();
     let idx_dir = dir.path().join("index");
-    let r = SearchIndex::build(&idx_dir, &catalogue(), Some(&enc), &|_, _| {}).unwrap();
+    let r = SearchIndex::build(
+        &idx_dir,
+        &catalogue(),
+        Some(&enc),
+        EmbedText::Title,
+        &|_, _| {},
+    )
+    .unwrap();
     assert_eq!((r.products, r.encoded, r.cached), (5, 5, 0));
     // Re-indexing unchanged products never re-encodes them.
-    let r = SearchIndex::build(&idx_dir, &catalogue(), Some(&enc), &|_, _| {}).unwrap();
+    let r = SearchIndex::build(
+        &idx_dir,
+        &catalogue(),
+        Some(&enc),
+        EmbedText::Title,
+        &|_, _| {},
+    )
+    .unwrap();
     assert_eq!((r.encoded, r.cached), (0, 5));
 
     let index = Arc::new(
@@ -113,7 +128,7 @@ fn build_search_explain_filter_and_cache() {
     assert!(e.to_string().contains("rebuild the index"), "{e}");
     // BM25-only index: dense search is a clear error.
     let bm_only = dir.path().join("bm25-only");
-    SearchIndex::build(&bm_only, &catalogue(), None, &|_, _| {}).unwrap();
+    SearchIndex::build(&bm_only, &catalogue(), None, EmbedText::Title, &|_, _| {}).unwrap();
     let idx = Arc::new(SearchIndex::open(&bm_only, None).unwrap());
     assert!(DenseRetriever(idx)
         .retrieve("sofa", 3, &none)
