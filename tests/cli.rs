@@ -188,24 +188,21 @@ fn bad_input_is_a_clear_error() {
     assert!(e.contains("catalog.ndjson:2: field `price`"), "{e}");
 }
 
-fn shared(rel: &str) -> Option<std::path::PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
-        .join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipped: {} is absent", p.display());
-        None
-    }
-}
-
 #[test]
 fn eval_trec_format_is_byte_identical_to_trec_eval() {
     let (Some(q), Some(r), Some(out)) = (
-        shared("trec_eval/qrels.test"),
-        shared("trec_eval/results.test"),
-        shared("trec_eval/out.test"),
+        hyrank_data::reference::shared_data(
+            Path::new(env!("CARGO_MANIFEST_DIR")),
+            "trec_eval/qrels.test",
+        ),
+        hyrank_data::reference::shared_data(
+            Path::new(env!("CARGO_MANIFEST_DIR")),
+            "trec_eval/results.test",
+        ),
+        hyrank_data::reference::shared_data(
+            Path::new(env!("CARGO_MANIFEST_DIR")),
+            "trec_eval/out.test",
+        ),
     ) else {
         return;
     };

@@ -26,6 +26,7 @@ pub mod formats;
 pub mod fsio;
 pub mod log;
 pub mod parquet_io;
+pub mod reference;
 pub mod stats;
 pub mod synth;
 pub mod time;

@@ -362,6 +362,38 @@ fn as_hits(list: &[(DocId, f32)]) -> HashMap<&DocId, Hit> {
         .collect()
 }
 
+/// Which single retriever produced a list (to fill the right explanation slot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Bm25,
+    Dense,
+}
+
+/// Turns one retriever's ranked lists into candidates that explain themselves.
+fn single_source(lists: Vec<Vec<(DocId, f32)>>, source: Source) -> Vec<Vec<Candidate>> {
+    lists
+        .into_iter()
+        .map(|l| {
+            l.into_iter()
+                .enumerate()
+                .map(|(i, (doc, score))| {
+                    let hit = Some(Hit {
+                        score,
+                        rank: i as u32 + 1,
+                    });
+                    Candidate {
+                        doc,
+                        score,
+                        bm25: if source == Source::Bm25 { hit } else { None },
+                        dense: if source == Source::Dense { hit } else { None },
+                        fused: None,
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// BM25 alone.
 #[derive(Debug, Clone)]
 pub struct Bm25Retriever(pub Arc<SearchIndex>);
@@ -376,26 +408,10 @@ impl Retriever for Bm25Retriever {
         k: usize,
         filter: &Filter,
     ) -> Result<Vec<Vec<Candidate>>> {
-        Ok(self
-            .0
-            .bm25_lists(queries, k, filter)?
-            .into_iter()
-            .map(|l| {
-                l.into_iter()
-                    .enumerate()
-                    .map(|(i, (doc, score))| Candidate {
-                        doc,
-                        score,
-                        bm25: Some(Hit {
-                            score,
-                            rank: i as u32 + 1,
-                        }),
-                        dense: None,
-                        fused: None,
-                    })
-                    .collect()
-            })
-            .collect())
+        Ok(single_source(
+            self.0.bm25_lists(queries, k, filter)?,
+            Source::Bm25,
+        ))
     }
 }
 
@@ -413,26 +429,10 @@ impl Retriever for DenseRetriever {
         k: usize,
         filter: &Filter,
     ) -> Result<Vec<Vec<Candidate>>> {
-        Ok(self
-            .0
-            .dense_lists(queries, k, filter)?
-            .into_iter()
-            .map(|l| {
-                l.into_iter()
-                    .enumerate()
-                    .map(|(i, (doc, score))| Candidate {
-                        doc,
-                        score,
-                        bm25: None,
-                        dense: Some(Hit {
-                            score,
-                            rank: i as u32 + 1,
-                        }),
-                        fused: None,
-                    })
-                    .collect()
-            })
-            .collect())
+        Ok(single_source(
+            self.0.dense_lists(queries, k, filter)?,
+            Source::Dense,
+        ))
     }
 }
 

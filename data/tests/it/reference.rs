@@ -1,30 +1,19 @@
 //! The shared public reference sets (`../shared/data`), read with our readers.
 //! Skipped, with a message, where the folder is absent.
 
-use std::path::PathBuf;
-
 use hyrank_data::formats::{letor, trec};
-
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
-        .join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!(
-            "skipped: {} is absent (the shared reference data lives beside the repository)",
-            p.display()
-        );
-        None
-    }
-}
 
 #[test]
 fn trec_eval_test_collection_reads() {
     let (Some(q), Some(r)) = (
-        shared("trec_eval/qrels.test"),
-        shared("trec_eval/results.test"),
+        hyrank_data::reference::shared_data(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+            "trec_eval/qrels.test",
+        ),
+        hyrank_data::reference::shared_data(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+            "trec_eval/results.test",
+        ),
     ) else {
         return;
     };
@@ -39,8 +28,14 @@ fn trec_eval_test_collection_reads() {
 #[test]
 fn lightgbm_letor_sample_reads_with_group_files() {
     let (Some(data), Some(groups)) = (
-        shared("letor_sample/rank.train"),
-        shared("letor_sample/rank.train.query"),
+        hyrank_data::reference::shared_data(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+            "letor_sample/rank.train",
+        ),
+        hyrank_data::reference::shared_data(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+            "letor_sample/rank.train.query",
+        ),
     ) else {
         return;
     };

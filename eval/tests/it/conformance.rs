@@ -8,21 +8,6 @@ use std::path::PathBuf;
 use hyrank_data::formats::trec::{read_qrels, read_run};
 use hyrank_eval::{evaluate, format_trec, EvalOptions, Measure, Qrels, Run};
 
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
-        .join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!(
-            "skipped: {} is absent (the shared reference data lives beside the repository)",
-            p.display()
-        );
-        None
-    }
-}
-
 /// `measure -> printed value` of a trec_eval output file (the `all` rows).
 fn expected(path: &PathBuf) -> BTreeMap<String, String> {
     std::fs::read_to_string(path)
@@ -39,10 +24,22 @@ fn expected(path: &PathBuf) -> BTreeMap<String, String> {
 #[test]
 fn reproduces_trec_eval_test_outputs() {
     let (Some(q), Some(r), Some(out), Some(out_a)) = (
-        shared("trec_eval/qrels.test"),
-        shared("trec_eval/results.test"),
-        shared("trec_eval/out.test"),
-        shared("trec_eval/out.test.a"),
+        hyrank_data::reference::shared_data(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+            "trec_eval/qrels.test",
+        ),
+        hyrank_data::reference::shared_data(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+            "trec_eval/results.test",
+        ),
+        hyrank_data::reference::shared_data(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+            "trec_eval/out.test",
+        ),
+        hyrank_data::reference::shared_data(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+            "trec_eval/out.test.a",
+        ),
     ) else {
         return;
     };
