@@ -73,7 +73,9 @@ pub fn find(
 ) -> std::result::Result<ResolvedModel, Vec<String>> {
     let mut tried = Vec::new();
     // The CLI fills --model-dir from HYRANK_MODEL_DIR too: do not try one folder twice.
-    let env = std::env::var_os("HYRANK_MODEL_DIR").map(PathBuf::from).filter(|e| Some(e.as_path()) != explicit);
+    let env = std::env::var_os("HYRANK_MODEL_DIR")
+        .map(PathBuf::from)
+        .filter(|e| Some(e.as_path()) != explicit);
     for (label, dir) in [
         ("--model-dir", explicit.map(Path::to_path_buf)),
         ("HYRANK_MODEL_DIR", env),

@@ -164,6 +164,10 @@ pub struct TruthDrawer<'a> {
     pub duplicate_rate: f64,
     /// Next model number per brand.
     pub next_model: BTreeMap<u16, u32>,
+    /// Catalogue size (the Zipf ranks run over it).
+    pub n_products: usize,
+    /// Zipf exponent of popularity.
+    pub popularity_zipf: f64,
 }
 
 impl TruthDrawer<'_> {
@@ -210,11 +214,19 @@ impl TruthDrawer<'_> {
             size: rng.random_range(0..l.sizes.len()) as u8,
             model,
             price: price as f32,
-            popularity: lognormal(rng, 1.0, 1.3) as f32,
+            popularity: zipf_popularity(rng, self.n_products, self.popularity_zipf),
             quality: rng.random::<f32>().powf(0.7),
             duplicate_of: None,
         }
     }
+}
+
+/// Zipf popularity: a rank r uniform in 1..=n, popularity (n / 2r)^s, so the
+/// median product has popularity 1 and the r-th most popular is 1/r^s of the top.
+pub fn zipf_popularity(rng: &mut WorldRng, n: usize, s: f64) -> f32 {
+    let n = n.max(1) as f64;
+    let rank = (rng.random::<f64>() * n).floor() + 1.0;
+    (n / (2.0 * rank)).powf(s) as f32
 }
 
 /// The model number as printed, e.g. `KA-1240`.

@@ -60,6 +60,8 @@ pub struct WorldConfig {
     pub brands_per_department: usize,
     /// Share of near-duplicate listings.
     pub duplicate_rate: f64,
+    /// Zipf exponent of product popularity.
+    pub popularity_zipf: f64,
     /// Query mix.
     pub query_mix: QueryMix,
     /// Judged pool sizes.
@@ -76,6 +78,7 @@ impl Default for WorldConfig {
             queries: 500,
             brands_per_department: 15,
             duplicate_rate: 0.02,
+            popularity_zipf: 0.8,
             query_mix: QueryMix::default(),
             pool: PoolSizes::default(),
             grades: GradeMap::default(),
@@ -151,6 +154,8 @@ impl World {
             brands: &brands,
             duplicate_rate: config.duplicate_rate,
             next_model: BTreeMap::new(),
+            n_products: config.products,
+            popularity_zipf: config.popularity_zipf,
         };
         for _ in 0..config.products {
             let t = drawer.draw(&mut rng, &products);

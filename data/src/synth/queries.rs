@@ -96,8 +96,11 @@ pub struct QueryMix {
     pub synonym_rate: f64,
     /// Probability of a typo.
     pub misspelling_rate: f64,
-    /// Zipf-like skew of query frequencies within a kind.
+    /// Log-normal noise of the order in which queries take Zipf ranks
+    /// (head queries tend to rank first, not always).
     pub frequency_sigma: f64,
+    /// Zipf exponent of query frequencies: the r-th query gets weight 1/r^s.
+    pub frequency_zipf: f64,
 }
 
 impl Default for QueryMix {
@@ -108,6 +111,7 @@ impl Default for QueryMix {
             synonym_rate: 0.35,
             misspelling_rate: 0.1,
             frequency_sigma: 1.2,
+            frequency_zipf: 1.0,
         }
     }
 }
@@ -233,10 +237,18 @@ pub fn draw_queries(
             text,
             intent,
             kind,
+            // Provisional: only orders the queries; Zipf weights are assigned below.
             weight: base * lognormal(rng, 1.0, mix.frequency_sigma),
             lexical_gap: gap,
             misspelt,
         });
+    }
+    // Zipf frequencies: order by the provisional weights (head first, with
+    // noise), then the r-th query gets 1/r^s.
+    let mut order: Vec<usize> = (0..out.len()).collect();
+    order.sort_by(|&a, &b| out[b].weight.total_cmp(&out[a].weight).then(a.cmp(&b)));
+    for (rank, &i) in order.iter().enumerate() {
+        out[i].weight = 1.0 / ((rank + 1) as f64).powf(mix.frequency_zipf);
     }
     out
 }

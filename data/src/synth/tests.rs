@@ -237,3 +237,43 @@ fn bad_knobs_are_errors() {
     let e = simulate(&world, &bad, 0, &mut p, |_, _| Ok(())).unwrap_err();
     assert!(e.to_string().contains("Spaceships"));
 }
+
+#[test]
+fn popularity_and_query_frequencies_are_zipf() {
+    let world = World::build(&WorldConfig {
+        products: 5000,
+        queries: 300,
+        ..WorldConfig::default()
+    })
+    .unwrap();
+    let mut w: Vec<f64> = world.queries.iter().map(|q| q.weight).collect();
+    w.sort_by(|a, b| b.total_cmp(a));
+    for (r, x) in w.iter().enumerate() {
+        assert!((x - 1.0 / (r + 1) as f64).abs() < 1e-12, "rank {r}: {x}");
+    }
+    // Head queries take most of the top ranks.
+    let top: Vec<&SimQuery> = world
+        .queries
+        .iter()
+        .filter(|q| q.weight >= 1.0 / 20.0)
+        .collect();
+    let heads = top
+        .iter()
+        .filter(|q| q.kind == queries::QueryKind::Head)
+        .count();
+    assert!(heads * 2 > top.len(), "{heads} of {}", top.len());
+    let mut pop: Vec<f32> = world
+        .products
+        .iter()
+        .filter(|p| p.duplicate_of.is_none())
+        .map(|p| p.popularity)
+        .collect();
+    pop.sort_by(|a, b| b.total_cmp(a));
+    let median = pop[pop.len() / 2];
+    assert!((0.8..1.25).contains(&median), "median popularity {median}");
+    assert!(
+        pop[0] > 100.0 * median,
+        "heavy head: top {} vs median {median}",
+        pop[0]
+    );
+}
