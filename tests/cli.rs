@@ -29,6 +29,11 @@ fn fails(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// `shared/data/<rel>` beside the repository, or `None` (with a skip note).
+fn shared(rel: &str) -> Option<std::path::PathBuf> {
+    hyrank_data::reference::shared_data(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), rel)
+}
+
 #[test]
 fn generate_stats_convert_compact() {
     let dir = tempfile::tempdir().unwrap();
@@ -191,18 +196,9 @@ fn bad_input_is_a_clear_error() {
 #[test]
 fn eval_trec_format_is_byte_identical_to_trec_eval() {
     let (Some(q), Some(r), Some(out)) = (
-        hyrank_data::reference::shared_data(
-            Path::new(env!("CARGO_MANIFEST_DIR")),
-            "trec_eval/qrels.test",
-        ),
-        hyrank_data::reference::shared_data(
-            Path::new(env!("CARGO_MANIFEST_DIR")),
-            "trec_eval/results.test",
-        ),
-        hyrank_data::reference::shared_data(
-            Path::new(env!("CARGO_MANIFEST_DIR")),
-            "trec_eval/out.test",
-        ),
+        shared("trec_eval/qrels.test"),
+        shared("trec_eval/results.test"),
+        shared("trec_eval/out.test"),
     ) else {
         return;
     };

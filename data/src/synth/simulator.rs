@@ -6,8 +6,6 @@
 //! simulator produces traffic for the logging ranker here and for any
 //! candidate ranker later (A/B simulation).
 
-use std::collections::BTreeMap;
-
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
@@ -587,14 +585,12 @@ pub fn simulate(
 pub fn ctr_by_position(events: &[InteractionEvent], max_position: u32) -> Vec<f64> {
     let mut shown = vec![0u64; max_position as usize];
     let mut clicked = vec![0u64; max_position as usize];
-    let mut pos_of: BTreeMap<(&str, &str), u32> = BTreeMap::new();
     for e in events {
         match e {
             InteractionEvent::Impression(i) => {
                 for r in &i.results {
                     if r.position <= max_position {
                         shown[r.position as usize - 1] += 1;
-                        pos_of.insert((i.request_id.as_str(), r.doc.as_str()), r.position);
                     }
                 }
             }

@@ -3,17 +3,16 @@
 
 use hyrank_data::formats::{letor, trec};
 
+/// `shared/data/<rel>` beside the repository, or `None` (with a skip note).
+fn shared(rel: &str) -> Option<std::path::PathBuf> {
+    hyrank_data::reference::shared_data(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), rel)
+}
+
 #[test]
 fn trec_eval_test_collection_reads() {
     let (Some(q), Some(r)) = (
-        hyrank_data::reference::shared_data(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
-            "trec_eval/qrels.test",
-        ),
-        hyrank_data::reference::shared_data(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
-            "trec_eval/results.test",
-        ),
+        shared("trec_eval/qrels.test"),
+        shared("trec_eval/results.test"),
     ) else {
         return;
     };
@@ -28,14 +27,8 @@ fn trec_eval_test_collection_reads() {
 #[test]
 fn lightgbm_letor_sample_reads_with_group_files() {
     let (Some(data), Some(groups)) = (
-        hyrank_data::reference::shared_data(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
-            "letor_sample/rank.train",
-        ),
-        hyrank_data::reference::shared_data(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
-            "letor_sample/rank.train.query",
-        ),
+        shared("letor_sample/rank.train"),
+        shared("letor_sample/rank.train.query"),
     ) else {
         return;
     };

@@ -21,25 +21,18 @@ fn expected(path: &PathBuf) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// `shared/data/<rel>` beside the repository, or `None` (with a skip note).
+fn shared(rel: &str) -> Option<std::path::PathBuf> {
+    hyrank_data::reference::shared_data(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), rel)
+}
+
 #[test]
 fn reproduces_trec_eval_test_outputs() {
     let (Some(q), Some(r), Some(out), Some(out_a)) = (
-        hyrank_data::reference::shared_data(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
-            "trec_eval/qrels.test",
-        ),
-        hyrank_data::reference::shared_data(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
-            "trec_eval/results.test",
-        ),
-        hyrank_data::reference::shared_data(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
-            "trec_eval/out.test",
-        ),
-        hyrank_data::reference::shared_data(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
-            "trec_eval/out.test.a",
-        ),
+        shared("trec_eval/qrels.test"),
+        shared("trec_eval/results.test"),
+        shared("trec_eval/out.test"),
+        shared("trec_eval/out.test.a"),
     ) else {
         return;
     };
