@@ -13,14 +13,14 @@ HYRANK   := ./target/release/hyrank
 .PHONY: demo test tools build fmt clippy nextest doctest bench-generate bench-env bench clean
 
 ## The main job, end to end, with what exists today: fetch the model if absent,
-## build, generate the synthetic world, index it (BM25 + embeddings), run example
+## build, generate the synthetic world, index it (BM25 + embeddings + HNSW), run example
 ## queries in the three modes, retrieve for every judged query, evaluate.
 demo: tools build
 	$(HYRANK) model fetch
 	$(HYRANK) data generate --out $(DEMO_DIR) --seed $(SEED) \
 		--products $(DEMO_PRODUCTS) --queries $(DEMO_QUERIES) --events $(DEMO_EVENTS)
 	$(HYRANK) data stats $(DEMO_DIR)
-	$(HYRANK) index build --catalog $(DEMO_DIR)/catalog.ndjson --out $(DEMO_DIR)/index
+	$(HYRANK) index build --catalog $(DEMO_DIR)/catalog.ndjson --out $(DEMO_DIR)/index --hnsw
 	@for q in "grey velvet couch" "water boiler" "brass standing lamp"; do \
 		for m in bm25 dense hybrid; do \
 			$(HYRANK) search --index $(DEMO_DIR)/index --mode $$m --k 5 --explain "$$q" || exit 1; echo; \
@@ -71,7 +71,10 @@ bench/.venv/.done: bench/requirements.txt
 	touch $@
 
 ## Every side-by-side comparison with a peer, in one run; writes docs/benchmarks.md.
+## Needs the 100k bench world (made here if absent) and the model.
 bench: build bench-env
+	test -f out/bench-world/catalog.ndjson || $(HYRANK) bench generate --out out/bench-world --products 100000 --queries 5000 --events 1000000
+	$(HYRANK) model fetch
 	$(HYRANK) bench eval --dir out/bench-eval --repeat 1 >/dev/null
 	bench/.venv/bin/python bench/run.py
 

@@ -345,9 +345,75 @@ fn index_search_and_embed_with_a_tiny_model() {
         m,
     ]);
     assert!(
-        again.contains("0 encoded") && again.contains("300 from cache"),
+        again.contains("(incremental): 0 added, 0 updated, 0 deleted, 300 unchanged"),
         "{again}"
     );
+    // A full rebuild with HNSW and int8 storage re-encodes nothing.
+    let full = ok(&[
+        "index",
+        "build",
+        "--catalog",
+        &format!("{w}/catalog.ndjson"),
+        "--out",
+        i,
+        "--model-dir",
+        m,
+        "--full",
+        "--hnsw",
+        "--storage",
+        "int8",
+        "--hnsw-m",
+        "8",
+    ]);
+    assert!(
+        full.contains("(full build)")
+            && full.contains("0 encoded")
+            && full.contains("300 from cache"),
+        "{full}"
+    );
+    let e = fails(&[
+        "index",
+        "build",
+        "--catalog",
+        &format!("{w}/catalog.ndjson"),
+        "--out",
+        i,
+        "--model-dir",
+        m,
+        "--hnsw",
+        "--hnsw-m",
+        "1",
+    ]);
+    assert!(e.contains("HNSW M must be in 2..=256"), "{e}");
+    let exact = ok(&[
+        "search",
+        "--index",
+        i,
+        "--model-dir",
+        m,
+        "--mode",
+        "dense",
+        "--exact",
+        "--json",
+        "lamp",
+    ]);
+    let approx = ok(&[
+        "search",
+        "--index",
+        i,
+        "--model-dir",
+        m,
+        "--mode",
+        "dense",
+        "--ef-search",
+        "200",
+        "--json",
+        "lamp",
+    ]);
+    let top = |s: &str| {
+        serde_json::from_str::<serde_json::Value>(s).unwrap()["results"][0]["doc"].clone()
+    };
+    assert_eq!(top(&exact), top(&approx));
 
     let out = ok(&[
         "search",

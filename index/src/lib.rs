@@ -6,10 +6,13 @@
 //!   Face cache, hf-hub, or the pinned PyPI wheel checked by sha256) and encoding
 //!   with candle's `BertModel`: batch-longest padding, truncation at 256, mean
 //!   pooling, L2 normalisation.
-//! - [`vectors`]: exact inner-product search on faer (batched matrix products).
+//! - [`vectors`]: vector search over a memory-mapped f32 matrix: exact on faer
+//!   (batched matrix products), f16/int8 storage with exact re-scoring, HNSW
+//!   (usearch); folders are immutable, updates write a new one.
 //! - [`fusion`]: RRF and normalised linear fusion, pure functions.
 //! - [`retriever`]: the `Retriever` trait, the index folder, and the BM25, dense
 //!   and hybrid retrievers; every candidate explains each retriever's score.
+//!   Index builds are incremental and publish generations atomically.
 //!
 //! ```
 //! use hyrank_index::fusion::rrf;
@@ -35,6 +38,7 @@ pub use encoder::{Encoder, EncoderConfig};
 pub use error::{Error, Result};
 pub use fusion::{Fusion, Normalization};
 pub use retriever::{
-    Bm25Retriever, Candidate, DenseRetriever, HybridRetriever, Retriever, SearchIndex,
+    Bm25Retriever, BuildOptions, BuildReport, Candidate, DenseRetriever, EmbedText,
+    HybridRetriever, Retriever, SearchIndex,
 };
-pub use vectors::VectorIndex;
+pub use vectors::{HnswParams, SearchOptions, Storage, VectorConfig, VectorIndex};

@@ -15,7 +15,7 @@ use crate::bm25::{Bm25Index, FieldBoosts, Filter};
 use crate::encoder::Encoder;
 use crate::error::{Error, Result};
 use crate::fusion::{fuse, Fusion};
-use crate::vectors::VectorIndex;
+use crate::vectors::{SearchOptions, VectorConfig, VectorIndex};
 
 /// One retriever's view of a candidate.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -65,9 +65,19 @@ pub trait Retriever: Send + Sync {
     }
 }
 
-/// What an index folder holds (`manifest.json`).
+/// The index folder's format; folders of another format must be rebuilt.
+pub const INDEX_FORMAT: u32 = 2;
+
+/// What an index folder holds (`manifest.json`, the one file whose atomic
+/// replacement publishes a new generation).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// [`INDEX_FORMAT`].
+    #[serde(default)]
+    pub format: u32,
+    /// The live generation: its files are in `gen-<generation>/`.
+    #[serde(default)]
+    pub generation: u64,
     /// Products indexed.
     pub products: u64,
     /// sha256 of the encoder weights, when vectors were built.
@@ -77,10 +87,30 @@ pub struct Manifest {
     /// What was embedded.
     #[serde(default)]
     pub embed_text: EmbedText,
+    /// Vector storage and HNSW parameters.
+    #[serde(default)]
+    pub vectors: VectorConfig,
 }
 
-/// An index folder: `bm25/`, `vectors/` (optional), `manifest.json`,
-/// `embeddings.cache`.
+/// How to build an index.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct BuildOptions {
+    /// What is embedded.
+    pub embed_text: EmbedText,
+    /// Vector storage and HNSW.
+    pub vectors: VectorConfig,
+    /// Rebuild everything even when the previous generation could be updated.
+    pub full: bool,
+}
+
+/// An index folder: `manifest.json` names the live generation
+/// `gen-<n>/` (`bm25/`, `vectors/`, `products.tsv`); `embeddings.cache` is
+/// shared by all generations.
+///
+/// A build writes generation n + 1 beside n, under a temporary name, renames
+/// it into place and then replaces the manifest atomically: a build killed at
+/// any point leaves generation n readable, and readers that opened n keep
+/// their files (unlinked files stay valid while open or mapped).
 #[derive(Debug)]
 pub struct SearchIndex {
     /// The BM25 index.
@@ -93,6 +123,8 @@ pub struct SearchIndex {
     pub manifest: Manifest,
     /// The folder.
     pub dir: PathBuf,
+    /// Per-query vector search options (exact scan, ef_search).
+    pub search_options: SearchOptions,
 }
 
 /// What a build did.
@@ -100,13 +132,25 @@ pub struct SearchIndex {
 pub struct BuildReport {
     /// Products indexed.
     pub products: u64,
+    /// Whether the previous generation was updated rather than rebuilt.
+    pub incremental: bool,
+    /// The generation written.
+    pub generation: u64,
+    /// Products new since the previous generation.
+    pub added: u64,
+    /// Products whose fields changed.
+    pub updated: u64,
+    /// Products gone from the catalogue.
+    pub deleted: u64,
+    /// Products left as they were.
+    pub unchanged: u64,
     /// Texts encoded now.
     pub encoded: u64,
     /// Embeddings taken from the cache.
     pub cached: u64,
     /// Seconds spent on BM25.
     pub bm25_seconds: f64,
-    /// Seconds spent on embeddings.
+    /// Seconds spent on embeddings and vector indexes.
     pub dense_seconds: f64,
 }
 
@@ -143,14 +187,27 @@ fn text_key(model_id: &str, text: &str) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// A product's content digest (what decides "changed" between builds).
+fn product_digest(p: &Product) -> String {
+    let json = serde_json::to_vec(p).unwrap_or_default();
+    let d: [u8; 32] = Sha256::digest(&json).into();
+    d.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
 /// Embeddings keyed by (model, text) hash, so that re-indexing unchanged
 /// products never re-encodes them. File: `HYEMB001`, dim: u64, then records
-/// of a 32-byte key and `dim` f32.
+/// of a 32-byte key and `dim` f32. Encoding appends each batch, so a build
+/// killed half-way keeps what it encoded (a torn last record is cut off on
+/// the next load); a finished build rewrites the file with the live entries.
 #[derive(Debug, Default)]
 pub struct EmbeddingCache {
     dim: usize,
     map: HashMap<[u8; 32], Vec<f32>>,
+    /// Bytes of whole records in the file on disk (0: no usable file).
+    valid_len: u64,
 }
+
+const CACHE_MAGIC: &[u8; 8] = b"HYEMB001";
 
 impl EmbeddingCache {
     /// Loads `path` if it exists and has dimension `dim`; otherwise empty.
@@ -158,129 +215,376 @@ impl EmbeddingCache {
         let mut c = Self {
             dim,
             map: HashMap::new(),
+            valid_len: 0,
         };
         let Ok(bytes) = std::fs::read(path) else {
             return c;
         };
         if bytes.len() < 16
-            || &bytes[..8] != b"HYEMB001"
+            || &bytes[..8] != CACHE_MAGIC
             || u64::from_le_bytes(bytes[8..16].try_into().unwrap_or_default()) as usize != dim
         {
             return c;
         }
-        for rec in bytes[16..].chunks_exact(32 + 4 * dim) {
-            let key: [u8; 32] = rec[..32].try_into().unwrap_or([0; 32]);
-            let v = rec[32..]
+        let rec = 32 + 4 * dim;
+        for r in bytes[16..].chunks_exact(rec) {
+            let key: [u8; 32] = r[..32].try_into().unwrap_or([0; 32]);
+            let v = r[32..]
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect();
             c.map.insert(key, v);
         }
+        c.valid_len = 16 + ((bytes.len() - 16) / rec * rec) as u64;
         c
     }
 
-    /// Writes the entries whose keys are in `keep`, atomically.
-    pub fn save(&self, path: &Path, keep: &[[u8; 32]]) -> Result<()> {
+    fn record(key: &[u8; 32], v: &[f32], out: &mut Vec<u8>) {
+        out.extend_from_slice(key);
+        for x in v {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+
+    /// Adds entries and appends them to the file at `path` (not fsync'ed:
+    /// this protects against a killed process, and the cache is only a cache).
+    pub fn insert_and_append(
+        &mut self,
+        path: &Path,
+        entries: Vec<([u8; 32], Vec<f32>)>,
+    ) -> Result<()> {
+        use std::io::{Seek, SeekFrom};
+        let io = |e| Error::io(path, e);
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io)?;
+        let mut buf = Vec::new();
+        let start = if self.valid_len == 0 {
+            buf.extend_from_slice(CACHE_MAGIC);
+            buf.extend_from_slice(&(self.dim as u64).to_le_bytes());
+            0
+        } else {
+            self.valid_len
+        };
+        // Cut a torn record left by a killed build before appending.
+        f.set_len(start).map_err(io)?;
+        f.seek(SeekFrom::Start(start)).map_err(io)?;
+        for (k, v) in &entries {
+            Self::record(k, v, &mut buf);
+        }
+        f.write_all(&buf).map_err(io)?;
+        self.valid_len = start + buf.len() as u64;
+        self.map.extend(entries);
+        Ok(())
+    }
+
+    /// Rewrites the file with the entries whose keys are in `keep`, atomically.
+    pub fn save(&mut self, path: &Path, keep: &[[u8; 32]]) -> Result<()> {
         let mut f = AtomicFile::create(path)?;
         let io = |e| Error::io(path, e);
-        f.write_all(b"HYEMB001").map_err(io)?;
-        f.write_all(&(self.dim as u64).to_le_bytes()).map_err(io)?;
+        let mut buf = Vec::new();
+        buf.extend_from_slice(CACHE_MAGIC);
+        buf.extend_from_slice(&(self.dim as u64).to_le_bytes());
+        let mut written = std::collections::HashSet::new();
         for k in keep {
             if let Some(v) = self.map.get(k) {
-                f.write_all(k).map_err(io)?;
-                for x in v {
-                    f.write_all(&x.to_le_bytes()).map_err(io)?;
+                if written.insert(*k) {
+                    Self::record(k, v, &mut buf);
                 }
             }
         }
-        f.commit().map_err(Error::from)
+        f.write_all(&buf).map_err(io)?;
+        f.commit()?;
+        self.valid_len = buf.len() as u64;
+        Ok(())
     }
 }
 
+fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let mpath = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&mpath).map_err(|e| Error::io(&mpath, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::Corrupt {
+        path: mpath.clone(),
+        message: e.to_string(),
+    })
+}
+
+fn gen_dir(dir: &Path, generation: u64) -> PathBuf {
+    dir.join(format!("gen-{generation:06}"))
+}
+
+/// Hard-links (or copies) the regular files of `from` into a new `to`.
+fn link_tree(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
+    for entry in std::fs::read_dir(from).map_err(|e| Error::io(from, e))? {
+        let entry = entry.map_err(|e| Error::io(from, e))?;
+        let name = entry.file_name();
+        if name.to_string_lossy().ends_with(".lock") {
+            continue;
+        }
+        let (src, dst) = (entry.path(), to.join(&name));
+        let ft = entry.file_type().map_err(|e| Error::io(&src, e))?;
+        if ft.is_dir() {
+            link_tree(&src, &dst)?;
+        } else if ft.is_file() && std::fs::hard_link(&src, &dst).is_err() {
+            std::fs::copy(&src, &dst).map_err(|e| Error::io(&src, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// `products.tsv` of a generation: id → digest.
+fn read_digests(path: &Path) -> Result<HashMap<DocId, String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut out = HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let (id, d) = line.split_once('\t').ok_or_else(|| Error::Corrupt {
+            path: path.to_path_buf(),
+            message: format!("line {}: expected id<TAB>digest", i + 1),
+        })?;
+        out.insert(DocId(id.to_owned()), d.to_owned());
+    }
+    Ok(out)
+}
+
 impl SearchIndex {
-    /// Builds `dir` from `products`; vectors too when `encoder` is given.
-    /// `progress(done, total)` reports encoding.
+    /// Builds (or brings up to date) the index at `dir` for `products`;
+    /// vectors too when `encoder` is given. `progress(done, total)` reports
+    /// encoding.
+    ///
+    /// When `dir` holds a compatible generation (same model, embedded text,
+    /// vector configuration) and `opts.full` is false, only the difference is
+    /// applied: new and changed products are encoded (unless cached) and
+    /// indexed, gone ones deleted, unchanged ones left alone. Either way the
+    /// result is a new generation, published atomically.
     pub fn build(
         dir: &Path,
         products: &[Product],
         encoder: Option<&Encoder>,
-        embed_text: EmbedText,
+        opts: BuildOptions,
         progress: &dyn Fn(u64, u64),
     ) -> Result<BuildReport> {
+        if let Some(p) = &opts.vectors.hnsw {
+            p.validate()?;
+        }
+        let mut seen = std::collections::HashSet::with_capacity(products.len());
+        for p in products {
+            if !seen.insert(&p.id) {
+                return Err(Error::InvalidArgument(format!(
+                    "product id {} appears twice in the catalogue",
+                    p.id
+                )));
+            }
+        }
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let t = std::time::Instant::now();
-        Bm25Index::build(
-            &dir.join("bm25"),
-            products.iter().cloned(),
-            FieldBoosts::default(),
-        )?;
-        let bm25_seconds = t.elapsed().as_secs_f64();
+        // Leftovers of killed builds.
+        for entry in std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .flatten()
+        {
+            if entry.file_name().to_string_lossy().contains(".tmp-") {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let prev = read_manifest(dir).ok().filter(|m| m.format == INDEX_FORMAT);
+        let model_id = encoder.map(|e| e.model_id().to_owned());
+        let compatible = prev.as_ref().filter(|m| {
+            !opts.full
+                && m.model_id == model_id
+                && m.embed_text == opts.embed_text
+                && m.vectors == opts.vectors
+                && gen_dir(dir, m.generation).join("products.tsv").exists()
+        });
+        let generation = prev.as_ref().map_or(1, |m| m.generation + 1);
+        let digests: Vec<String> = products.iter().map(product_digest).collect();
+        // The difference to the previous generation.
+        let (old_digests, prev_gen) = match compatible {
+            Some(m) => {
+                let g = gen_dir(dir, m.generation);
+                (Some(read_digests(&g.join("products.tsv"))?), Some(g))
+            }
+            None => (None, None),
+        };
+        let mut changed: Vec<usize> = Vec::new();
+        let (mut added, mut updated) = (0u64, 0u64);
+        for (i, p) in products.iter().enumerate() {
+            match old_digests.as_ref().map(|o| o.get(&p.id)) {
+                Some(Some(d)) if *d == digests[i] => {}
+                Some(Some(_)) => {
+                    updated += 1;
+                    changed.push(i);
+                }
+                _ => {
+                    added += 1;
+                    changed.push(i);
+                }
+            }
+        }
+        let deletes: Vec<DocId> = old_digests
+            .as_ref()
+            .map(|o| o.keys().filter(|id| !seen.contains(id)).cloned().collect())
+            .unwrap_or_default();
+        let tmp = dir.join(format!("gen-{generation:06}.tmp-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+
+        // Embeddings first (the slow part); the cache is saved even if a later
+        // step fails, so that a retry encodes nothing twice.
         let t = std::time::Instant::now();
         let (mut encoded, mut cached) = (0u64, 0u64);
-        let mut manifest = Manifest {
-            products: products.len() as u64,
-            model_id: None,
-            dim: None,
-            embed_text,
-        };
+        let mut vectors_for: HashMap<usize, Vec<f32>> = HashMap::new();
         if let Some(enc) = encoder {
             let cache_path = dir.join("embeddings.cache");
             let mut cache = EmbeddingCache::load(&cache_path, enc.dim());
             let texts: Vec<String> = products
                 .iter()
-                .map(|p| embedding_text(p, embed_text))
+                .map(|p| embedding_text(p, opts.embed_text))
                 .collect();
             let keys: Vec<[u8; 32]> = texts.iter().map(|t| text_key(enc.model_id(), t)).collect();
-            let missing: Vec<usize> = (0..texts.len())
+            let mut missing: Vec<usize> = changed
+                .iter()
+                .copied()
                 .filter(|&i| !cache.map.contains_key(&keys[i]))
                 .collect();
-            cached = (texts.len() - missing.len()) as u64;
+            missing.sort_by_key(|&i| keys[i]);
+            missing.dedup_by_key(|i| keys[*i]);
+            cached = (changed.len() - missing.len()) as u64;
             for chunk in missing.chunks(256) {
                 let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
-                for (&i, v) in chunk.iter().zip(enc.encode(&batch)?) {
-                    cache.map.insert(keys[i], v);
-                }
+                let vecs = enc.encode(&batch)?;
+                let entries = chunk.iter().map(|&i| keys[i]).zip(vecs).collect();
+                cache.insert_and_append(&cache_path, entries)?;
                 encoded += chunk.len() as u64;
                 progress(encoded, missing.len() as u64);
             }
-            let mut vi = VectorIndex::new(enc.dim());
-            for (p, k) in products.iter().zip(&keys) {
-                let v = cache.map.get(k).ok_or_else(|| {
+            cache.save(&cache_path, &keys)?;
+            for &i in &changed {
+                let v = cache.map.get(&keys[i]).ok_or_else(|| {
                     Error::InvalidArgument("embedding missing after encoding".into())
                 })?;
-                vi.push(p.id.clone(), v)?;
+                vectors_for.insert(i, v.clone());
             }
-            vi.save(&dir.join("vectors"))?;
-            cache.save(&cache_path, &keys)?;
-            manifest.model_id = Some(enc.model_id().to_owned());
-            manifest.dim = Some(enc.dim());
-        } else if dir.join("vectors").exists() {
-            std::fs::remove_dir_all(dir.join("vectors"))
-                .map_err(|e| Error::io(dir.join("vectors"), e))?;
         }
+        let dense_encode = t.elapsed().as_secs_f64();
+
+        // BM25.
+        let t = std::time::Instant::now();
+        match &prev_gen {
+            Some(g) => {
+                link_tree(&g.join("bm25"), &tmp.join("bm25"))?;
+                let mut b = Bm25Index::open(&tmp.join("bm25"), FieldBoosts::default())?;
+                let ups: Vec<Product> = changed.iter().map(|&i| products[i].clone()).collect();
+                b.update(&ups, &deletes)?;
+            }
+            None => {
+                Bm25Index::build(
+                    &tmp.join("bm25"),
+                    products.iter().cloned(),
+                    FieldBoosts::default(),
+                )?;
+            }
+        }
+        let bm25_seconds = t.elapsed().as_secs_f64();
+
+        // Vectors.
+        let t = std::time::Instant::now();
+        if let Some(enc) = encoder {
+            let vdir = tmp.join("vectors");
+            match &prev_gen {
+                Some(g) => {
+                    let old = VectorIndex::open(&g.join("vectors"))?;
+                    let ups: Vec<(DocId, Vec<f32>)> = changed
+                        .iter()
+                        .map(|&i| (products[i].id.clone(), vectors_for[&i].clone()))
+                        .collect();
+                    old.apply(&vdir, &ups, &deletes)?;
+                }
+                None => {
+                    VectorIndex::build(
+                        &vdir,
+                        products
+                            .iter()
+                            .enumerate()
+                            .map(|(i, p)| (p.id.clone(), vectors_for[&i].as_slice())),
+                        enc.dim(),
+                        opts.vectors,
+                    )?;
+                }
+            }
+        }
+        let dense_seconds = dense_encode + t.elapsed().as_secs_f64();
+
+        // products.tsv, then publish: rename the generation, swap the manifest.
+        let tsv: String = products
+            .iter()
+            .zip(&digests)
+            .map(|(p, d)| format!("{}\t{d}\n", p.id))
+            .collect();
+        hyrank_data::fsio::write_atomic(tmp.join("products.tsv"), tsv.as_bytes())?;
+        hyrank_data::fsio::sync_dir(&tmp)?;
+        let final_dir = gen_dir(dir, generation);
+        if final_dir.exists() {
+            std::fs::remove_dir_all(&final_dir).map_err(|e| Error::io(&final_dir, e))?;
+        }
+        std::fs::rename(&tmp, &final_dir).map_err(|e| Error::io(&final_dir, e))?;
+        hyrank_data::fsio::sync_dir(dir)?;
+        let manifest = Manifest {
+            format: INDEX_FORMAT,
+            generation,
+            products: products.len() as u64,
+            model_id: model_id.clone(),
+            dim: encoder.map(|e| e.dim()),
+            embed_text: opts.embed_text,
+            vectors: opts.vectors,
+        };
         let json = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| Error::io(dir, std::io::Error::other(e)))?;
         hyrank_data::fsio::write_atomic(dir.join("manifest.json"), &json)?;
+        // Older generations and the format-1 layout are garbage now.
+        for entry in std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let old_gen = name.starts_with("gen-") && entry.path() != final_dir;
+            if old_gen || name == "bm25" || name == "vectors" {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let incremental = prev_gen.is_some();
         Ok(BuildReport {
             products: products.len() as u64,
+            incremental,
+            generation,
+            added,
+            updated,
+            deleted: deletes.len() as u64,
+            unchanged: products.len() as u64 - added - updated,
             encoded,
             cached,
             bm25_seconds,
-            dense_seconds: t.elapsed().as_secs_f64(),
+            dense_seconds,
         })
     }
 
     /// Opens an index folder; `encoder` is needed for dense and hybrid search.
     pub fn open(dir: &Path, encoder: Option<Encoder>) -> Result<Self> {
-        let mpath = dir.join("manifest.json");
-        let text = std::fs::read_to_string(&mpath).map_err(|e| Error::io(&mpath, e))?;
-        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| Error::Corrupt {
-            path: mpath.clone(),
-            message: e.to_string(),
-        })?;
-        let bm25 = Bm25Index::open(&dir.join("bm25"), FieldBoosts::default())?;
+        let manifest = read_manifest(dir)?;
+        if manifest.format != INDEX_FORMAT {
+            return Err(Error::Corrupt {
+                path: dir.join("manifest.json"),
+                message: format!(
+                    "index format {} (this hyrank reads {INDEX_FORMAT}); rebuild it with `hyrank index build`",
+                    manifest.format
+                ),
+            });
+        }
+        let g = gen_dir(dir, manifest.generation);
+        let bm25 = Bm25Index::open(&g.join("bm25"), FieldBoosts::default())?;
         let vectors = if manifest.model_id.is_some() {
-            Some(VectorIndex::load(&dir.join("vectors"))?)
+            Some(VectorIndex::open(&g.join("vectors"))?)
         } else {
             None
         };
@@ -295,6 +599,7 @@ impl SearchIndex {
             encoder,
             manifest,
             dir: dir.to_path_buf(),
+            search_options: SearchOptions::default(),
         })
     }
 
@@ -330,20 +635,22 @@ impl SearchIndex {
         filter: &Filter,
     ) -> Result<Vec<Vec<(DocId, f32)>>> {
         let (v, e) = self.dense_parts()?;
-        let allowed = if filter.is_empty() {
+        let mask = if filter.is_empty() {
             None
         } else {
-            Some(self.bm25.filtered_ids(filter)?)
+            Some(v.mask_of(&self.bm25.filtered_ids(filter)?))
         };
         let qv = e.encode(queries)?;
-        Ok(v.search_batch(&qv, k, allowed.as_ref())?
-            .into_iter()
-            .map(|hits| {
-                hits.into_iter()
-                    .map(|(i, s)| (v.id(i).clone(), s))
-                    .collect()
-            })
-            .collect())
+        Ok(
+            v.search_batch(&qv, k, mask.as_deref(), self.search_options)?
+                .into_iter()
+                .map(|hits| {
+                    hits.into_iter()
+                        .map(|(i, s)| (v.id(i).clone(), s))
+                        .collect()
+                })
+                .collect(),
+        )
     }
 }
 

@@ -15,6 +15,76 @@ pub enum BenchCommand {
     Generate(GenerateArgs),
     /// Time evaluation: read a qrels and a run, compute the measures.
     Eval(EvalBenchArgs),
+    /// Vector search: exact (f32, f16, int8) and HNSW over `.npy` matrices.
+    Vectors(VectorBenchArgs),
+    /// Encoder throughput (sentences/s) over a text file.
+    Encode(EncodeBenchArgs),
+    /// Per-query latency (p50/p99) of BM25, dense and hybrid search,
+    /// including query encoding, one query at a time.
+    Search(SearchBenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VectorBenchArgs {
+    /// Corpus vectors, `.npy` float32 rows × dim (unit length).
+    #[arg(long)]
+    pub base: PathBuf,
+    /// Query vectors, `.npy` float32.
+    #[arg(long)]
+    pub queries: PathBuf,
+    /// Folder for the vector indexes built.
+    #[arg(long, default_value = "out/bench-vectors")]
+    pub dir: PathBuf,
+    /// Depth of the exact search.
+    #[arg(long, default_value_t = 100)]
+    pub k: usize,
+    /// HNSW M.
+    #[arg(long, default_value_t = 16)]
+    pub m: usize,
+    /// HNSW ef_construction.
+    #[arg(long, default_value_t = 200)]
+    pub ef_construction: usize,
+    /// HNSW ef_search values to measure (recall@10 and QPS at k = 10).
+    #[arg(long, default_value = "16,32,64,128")]
+    pub ef_search: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EncodeBenchArgs {
+    /// Text file, one sentence a line.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Model folder.
+    #[arg(long, env = "HYRANK_MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// Sentences per forward pass.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Timed repetitions (best reported).
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SearchBenchArgs {
+    /// Index folder (built by `hyrank index build`).
+    #[arg(long)]
+    pub index: PathBuf,
+    /// Queries (`id<TAB>text` or JSONL).
+    #[arg(long)]
+    pub queries: PathBuf,
+    /// Queries to time (the first N).
+    #[arg(long, default_value_t = 1000)]
+    pub n: usize,
+    /// Results per query.
+    #[arg(long, default_value_t = 100)]
+    pub k: usize,
+    /// Model folder.
+    #[arg(long, env = "HYRANK_MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// Scan every vector even when the index has an HNSW graph.
+    #[arg(long)]
+    pub exact: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -180,8 +250,261 @@ fn bench_eval(a: &EvalBenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// Reads a 2-d float32 `.npy` (C order) as rows.
+pub fn read_npy(path: &std::path::Path) -> Result<Vec<Vec<f32>>> {
+    use anyhow::{bail, Context};
+    let b = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if b.len() < 10 || &b[..6] != b"\x93NUMPY" {
+        bail!("{}: not a .npy file", path.display());
+    }
+    let (hlen, start) = match b[6] {
+        1 => (u16::from_le_bytes([b[8], b[9]]) as usize, 10),
+        _ if b.len() >= 12 => (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12),
+        _ => bail!("{}: truncated header", path.display()),
+    };
+    let header = std::str::from_utf8(b.get(start..start + hlen).unwrap_or_default())?;
+    if !header.contains("'<f4'") || header.contains("'fortran_order': True") {
+        bail!(
+            "{}: expected little-endian float32 in C order, header {header}",
+            path.display()
+        );
+    }
+    let shape = header
+        .split("'shape': (")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .context("no shape in the .npy header")?;
+    let dims: Vec<usize> = shape
+        .split(',')
+        .filter(|x| !x.trim().is_empty())
+        .map(|x| x.trim().parse())
+        .collect::<Result<_, _>>()?;
+    let [n, d] = dims[..] else {
+        bail!("{}: expected a 2-d array, shape ({shape})", path.display())
+    };
+    let data = &b[start + hlen..];
+    if data.len() != n * d * 4 {
+        bail!(
+            "{}: {n} × {d} floats need {} bytes, found {}",
+            path.display(),
+            n * d * 4,
+            data.len()
+        );
+    }
+    Ok(data
+        .chunks_exact(d * 4)
+        .map(|r| {
+            r.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
+        })
+        .collect())
+}
+
+fn bench_vectors(a: &VectorBenchArgs) -> Result<()> {
+    use hyrank_data::DocId;
+    use hyrank_index::{HnswParams, SearchOptions, Storage, VectorConfig, VectorIndex};
+    let base = read_npy(&a.base)?;
+    let queries = read_npy(&a.queries)?;
+    let dim = base.first().map_or(0, Vec::len);
+    let threads = rayon_threads();
+    let _ = std::fs::remove_dir_all(&a.dir);
+    let mut out = serde_json::Map::new();
+    out.insert("rows".into(), base.len().into());
+    out.insert("dim".into(), dim.into());
+    out.insert("queries".into(), queries.len().into());
+    out.insert("threads".into(), threads.into());
+    out.insert("machine".into(), machine().into());
+    let rows = || {
+        base.iter()
+            .enumerate()
+            .map(|(i, v)| (DocId(i.to_string()), v.as_slice()))
+    };
+    // Exact search, batched (all queries in one call), for each storage.
+    let mut truth10: Vec<Vec<usize>> = Vec::new();
+    for (name, storage) in [
+        ("f32", Storage::F32),
+        ("f16", Storage::F16),
+        ("int8", Storage::Int8),
+    ] {
+        let dir = a.dir.join(name);
+        let cfg = VectorConfig {
+            storage,
+            hnsw: None,
+        };
+        VectorIndex::build(&dir, rows(), dim, cfg)?;
+        let idx = VectorIndex::open(&dir)?;
+        let opts = SearchOptions {
+            exact: true,
+            ..Default::default()
+        };
+        let mut best = f64::INFINITY;
+        let mut hits = Vec::new();
+        for _ in 0..3 {
+            let t = Instant::now();
+            hits = idx.search_batch(&queries, a.k, None, opts)?;
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        if storage == Storage::F32 {
+            truth10 = hits
+                .iter()
+                .map(|h| h.iter().take(10).map(|x| x.0).collect())
+                .collect();
+        }
+        let recall = recall_at(&truth10, &hits, 10);
+        out.insert(
+            format!("exact_{name}"),
+            serde_json::json!({"k": a.k, "seconds": best, "qps": queries.len() as f64 / best, "recall_at_10": recall}),
+        );
+    }
+    // HNSW.
+    let params = HnswParams {
+        m: a.m,
+        ef_construction: a.ef_construction,
+        ef_search: 64,
+    };
+    let dir = a.dir.join("hnsw");
+    let t = Instant::now();
+    VectorIndex::build(
+        &dir,
+        rows(),
+        dim,
+        VectorConfig {
+            storage: Storage::F32,
+            hnsw: Some(params),
+        },
+    )?;
+    let build_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let idx = VectorIndex::open(&dir)?;
+    let open_s = t.elapsed().as_secs_f64();
+    let mut curve = Vec::new();
+    for ef in a.ef_search.split(',') {
+        let ef: usize = ef.trim().parse()?;
+        let opts = SearchOptions {
+            ef_search: Some(ef),
+            ..Default::default()
+        };
+        let mut best = f64::INFINITY;
+        let mut hits = Vec::new();
+        for _ in 0..3 {
+            let t = Instant::now();
+            hits = idx.search_batch(&queries, 10, None, opts)?;
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        curve.push(serde_json::json!({
+            "ef_search": ef, "qps": queries.len() as f64 / best, "recall_at_10": recall_at(&truth10, &hits, 10)
+        }));
+    }
+    out.insert(
+        "hnsw".into(),
+        serde_json::json!({"m": a.m, "ef_construction": a.ef_construction, "build_s": build_s, "open_s": open_s, "search_threads": 1, "curve": curve}),
+    );
+    println!("{}", serde_json::Value::Object(out));
+    Ok(())
+}
+
+fn recall_at(truth: &[Vec<usize>], hits: &[Vec<(usize, f32)>], k: usize) -> f64 {
+    let mut found = 0usize;
+    let mut total = 0usize;
+    for (t, h) in truth.iter().zip(hits) {
+        let t: std::collections::HashSet<usize> = t.iter().take(k).copied().collect();
+        found += h.iter().take(k).filter(|x| t.contains(&x.0)).count();
+        total += t.len();
+    }
+    found as f64 / total.max(1) as f64
+}
+
+fn rayon_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+}
+
+fn bench_encode(a: &EncodeBenchArgs) -> Result<()> {
+    let text = std::fs::read_to_string(&a.input)?;
+    let texts: Vec<&str> = text.lines().collect();
+    let enc = super::search::load_encoder(a.model_dir.as_deref(), a.batch_size)?;
+    enc.encode(&texts[..texts.len().min(a.batch_size)])?; // warm-up
+    let mut best = f64::INFINITY;
+    for _ in 0..a.repeat.max(1) {
+        let t = Instant::now();
+        enc.encode(&texts)?;
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "sentences": texts.len(), "batch_size": a.batch_size, "threads": rayon_threads(),
+            "seconds": best, "sentences_per_s": texts.len() as f64 / best, "machine": machine(),
+        })
+    );
+    Ok(())
+}
+
+fn bench_search(a: &SearchBenchArgs) -> Result<()> {
+    use hyrank_data::formats::ndjson::read_queries;
+    use hyrank_index::{
+        Bm25Retriever, DenseRetriever, Filter, Fusion, HybridRetriever, Retriever, SearchIndex,
+    };
+    use std::sync::Arc;
+    let queries = read_queries(&a.queries)?;
+    let queries = &queries[..queries.len().min(a.n)];
+    let enc = super::search::load_encoder(a.model_dir.as_deref(), 32)?;
+    let mut index = SearchIndex::open(&a.index, Some(enc))?;
+    index.search_options.exact = a.exact;
+    let index = Arc::new(index);
+    let retrievers: Vec<Box<dyn Retriever>> = vec![
+        Box::new(Bm25Retriever(Arc::clone(&index))),
+        Box::new(DenseRetriever(Arc::clone(&index))),
+        Box::new(HybridRetriever::new(
+            Arc::clone(&index),
+            Fusion::Rrf { k: 60.0 },
+            [1.0, 1.0],
+            a.k,
+        )?),
+    ];
+    let none = Filter::default();
+    let mut out = serde_json::Map::new();
+    for r in &retrievers {
+        for q in queries.iter().take(20) {
+            r.retrieve(&q.text, a.k, &none)?; // warm-up
+        }
+        let mut ms: Vec<f64> = Vec::with_capacity(queries.len());
+        for q in queries {
+            let t = Instant::now();
+            r.retrieve(&q.text, a.k, &none)?;
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        ms.sort_by(f64::total_cmp);
+        let pct = |p: f64| ms[((ms.len() as f64 - 1.0) * p).round() as usize];
+        let mean = ms.iter().sum::<f64>() / ms.len().max(1) as f64;
+        out.insert(
+            r.name().to_owned(),
+            serde_json::json!({"p50_ms": pct(0.5), "p99_ms": pct(0.99), "mean_ms": mean}),
+        );
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "products": index.manifest.products, "queries": queries.len(), "k": a.k,
+            "hnsw": index.manifest.vectors.hnsw.is_some() && !a.exact,
+            "threads": rayon_threads(), "machine": machine(), "latency": out,
+        })
+    );
+    Ok(())
+}
+
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
+        BenchCommand::Vectors(a) => bench_vectors(&a)?,
+        BenchCommand::Encode(a) => bench_encode(&a)?,
+        BenchCommand::Search(a) => bench_search(&a)?,
         BenchCommand::Eval(a) => bench_eval(&a)?,
         BenchCommand::Generate(args) => {
             let started = Instant::now();

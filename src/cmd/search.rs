@@ -49,7 +49,63 @@ pub enum IndexCommand {
         /// `title-description` (document collections such as Cranfield).
         #[arg(long, value_enum, default_value = "title")]
         embed_text: EmbedTextArg,
+        #[command(flatten)]
+        vectors: VectorArgs,
+        /// Rebuild everything instead of applying the difference to the
+        /// previous generation.
+        #[arg(long)]
+        full: bool,
     },
+}
+
+/// Vector index options of `hyrank index build`.
+#[derive(Debug, Args)]
+pub struct VectorArgs {
+    /// In-memory vector storage for scanning: f32 (the memory-mapped matrix),
+    /// f16 or int8 (re-scored exactly from f32).
+    #[arg(long, value_enum, default_value = "f32")]
+    pub storage: StorageArg,
+    /// Also build an HNSW graph (approximate search; `--exact` at search time
+    /// still scans).
+    #[arg(long)]
+    pub hnsw: bool,
+    /// HNSW links per node (M).
+    #[arg(long, default_value_t = 16)]
+    pub hnsw_m: usize,
+    /// HNSW candidate list while inserting.
+    #[arg(long, default_value_t = 200)]
+    pub ef_construction: usize,
+    /// HNSW candidate list while searching (stored; `hyrank search
+    /// --ef-search` overrides it).
+    #[arg(long, default_value_t = 100)]
+    pub ef_search: usize,
+}
+
+impl VectorArgs {
+    pub fn config(&self) -> hyrank_index::VectorConfig {
+        hyrank_index::VectorConfig {
+            storage: match self.storage {
+                StorageArg::F32 => hyrank_index::Storage::F32,
+                StorageArg::F16 => hyrank_index::Storage::F16,
+                StorageArg::Int8 => hyrank_index::Storage::Int8,
+            },
+            hnsw: self.hnsw.then_some(hyrank_index::HnswParams {
+                m: self.hnsw_m,
+                ef_construction: self.ef_construction,
+                ef_search: self.ef_search,
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum StorageArg {
+    /// 4 bytes a dimension.
+    F32,
+    /// 2 bytes a dimension.
+    F16,
+    /// 1 byte a dimension.
+    Int8,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -143,6 +199,12 @@ pub struct SearchArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Scan every vector even when the index has an HNSW graph.
+    #[arg(long)]
+    pub exact: bool,
+    /// HNSW candidate list for this search (default: the one stored at build).
+    #[arg(long)]
+    pub ef_search: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -161,7 +223,7 @@ pub struct EmbedArgs {
     pub batch_size: usize,
 }
 
-fn load_encoder(model_dir: Option<&Path>, batch_size: usize) -> Result<Encoder> {
+pub fn load_encoder(model_dir: Option<&Path>, batch_size: usize) -> Result<Encoder> {
     let m = model::fetch(model_dir, Path::new("."))?;
     tracing::info!(dir = %m.dir.display(), source = %m.source, "model");
     Ok(Encoder::load(
@@ -192,6 +254,8 @@ pub fn run_index(cmd: IndexCommand) -> Result<()> {
             no_dense,
             batch_size,
             embed_text,
+            vectors,
+            full,
         } => {
             let embed_text = match embed_text {
                 EmbedTextArg::Title => hyrank_index::retriever::EmbedText::Title,
@@ -212,7 +276,11 @@ pub fn run_index(cmd: IndexCommand) -> Result<()> {
                 &out,
                 &products,
                 encoder.as_ref(),
-                embed_text,
+                hyrank_index::BuildOptions {
+                    embed_text,
+                    vectors: vectors.config(),
+                    full,
+                },
                 &|done, total| {
                     bar.set_length(total);
                     bar.set_position(done);
@@ -220,6 +288,19 @@ pub fn run_index(cmd: IndexCommand) -> Result<()> {
             )?;
             bar.finish_and_clear();
             let secs = t.elapsed().as_secs_f64();
+            println!(
+                "generation {} ({}): {} added, {} updated, {} deleted, {} unchanged",
+                r.generation,
+                if r.incremental {
+                    "incremental"
+                } else {
+                    "full build"
+                },
+                r.added,
+                r.updated,
+                r.deleted,
+                r.unchanged
+            );
             println!(
                 "indexed {} products into {} in {secs:.1}s ({:.0} docs/s): BM25 {:.1}s; embeddings {:.1}s ({} encoded{}, {} from cache)",
                 r.products,
@@ -278,10 +359,14 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
     } else {
         Some(load_encoder(a.model_dir.as_deref(), 32)?)
     };
-    let index = Arc::new(
-        SearchIndex::open(&a.index, encoder)
-            .with_context(|| format!("opening index {}", a.index.display()))?,
-    );
+    let mut index = SearchIndex::open(&a.index, encoder)
+        .with_context(|| format!("opening index {}", a.index.display()))?;
+    if a.ef_search == Some(0) {
+        bail!("--ef-search must be > 0");
+    }
+    index.search_options.exact = a.exact;
+    index.search_options.ef_search = a.ef_search;
+    let index = Arc::new(index);
     let r = retriever(&a, Arc::clone(&index))?;
     let filter = Filter {
         category: a.category.clone(),

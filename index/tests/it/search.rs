@@ -5,11 +5,14 @@ use std::sync::Arc;
 
 use hyrank_data::Product;
 use hyrank_index::encoder::testing::write_tiny_bert;
-use hyrank_index::retriever::EmbedText;
 use hyrank_index::{
-    Bm25Retriever, DenseRetriever, Encoder, EncoderConfig, Filter, Fusion, HybridRetriever,
-    Normalization, Retriever, SearchIndex,
+    Bm25Retriever, BuildOptions, DenseRetriever, Encoder, EncoderConfig, Filter, Fusion,
+    HnswParams, HybridRetriever, Normalization, Retriever, SearchIndex, Storage, VectorConfig,
 };
+
+const WORDS: &[&str] = &[
+    "grey", "velvet", "sofa", "blue", "linen", "steel", "kettle", "brass", "floor", "lamp",
+];
 
 fn catalogue() -> Vec<Product> {
     let rows = [
@@ -33,34 +36,25 @@ fn catalogue() -> Vec<Product> {
 fn build_search_explain_filter_and_cache() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("model");
-    write_tiny_bert(
-        &model,
-        &[
-            "grey", "velvet", "sofa", "blue", "linen", "steel", "kettle", "brass", "floor", "lamp",
-        ],
-    )
-    .unwrap();
+    write_tiny_bert(&model, WORDS).unwrap();
     let enc = Encoder::load(&model, EncoderConfig::default()).unwrap();
     let idx_dir = dir.path().join("index");
     let r = SearchIndex::build(
         &idx_dir,
         &catalogue(),
         Some(&enc),
-        EmbedText::Title,
+        BuildOptions::default(),
         &|_, _| {},
     )
     .unwrap();
     assert_eq!((r.products, r.encoded, r.cached), (5, 5, 0));
-    // Re-indexing unchanged products never re-encodes them.
-    let r = SearchIndex::build(
-        &idx_dir,
-        &catalogue(),
-        Some(&enc),
-        EmbedText::Title,
-        &|_, _| {},
-    )
-    .unwrap();
-    assert_eq!((r.encoded, r.cached), (0, 5));
+    // A full rebuild of unchanged products never re-encodes them.
+    let full = BuildOptions {
+        full: true,
+        ..BuildOptions::default()
+    };
+    let r = SearchIndex::build(&idx_dir, &catalogue(), Some(&enc), full, &|_, _| {}).unwrap();
+    assert_eq!((r.encoded, r.cached, r.incremental), (0, 5, false));
 
     let index = Arc::new(
         SearchIndex::open(
@@ -128,11 +122,157 @@ fn build_search_explain_filter_and_cache() {
     assert!(e.to_string().contains("rebuild the index"), "{e}");
     // BM25-only index: dense search is a clear error.
     let bm_only = dir.path().join("bm25-only");
-    SearchIndex::build(&bm_only, &catalogue(), None, EmbedText::Title, &|_, _| {}).unwrap();
+    SearchIndex::build(
+        &bm_only,
+        &catalogue(),
+        None,
+        BuildOptions::default(),
+        &|_, _| {},
+    )
+    .unwrap();
     let idx = Arc::new(SearchIndex::open(&bm_only, None).unwrap());
     assert!(DenseRetriever(idx)
         .retrieve("sofa", 3, &none)
         .unwrap_err()
         .to_string()
         .contains("no vectors"));
+}
+
+fn ids(hits: &[hyrank_index::Candidate]) -> Vec<&str> {
+    hits.iter().map(|c| c.doc.as_str()).collect()
+}
+
+/// Add, update and delete products by rebuilding against a changed catalogue,
+/// with every vector configuration; then a build that dies half-way leaves the
+/// previous generation readable.
+#[test]
+fn incremental_builds_and_killed_builds() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    write_tiny_bert(&model, WORDS).unwrap();
+    let enc = Encoder::load(&model, EncoderConfig::default()).unwrap();
+    let none = Filter::default();
+    for (n, storage, hnsw) in [
+        (0, Storage::F32, None),
+        (1, Storage::F16, Some(HnswParams::default())),
+        (2, Storage::Int8, None),
+    ] {
+        let opts = BuildOptions {
+            vectors: VectorConfig { storage, hnsw },
+            ..BuildOptions::default()
+        };
+        let idx_dir = dir.path().join(format!("index-{n}"));
+        SearchIndex::build(&idx_dir, &catalogue(), Some(&enc), opts, &|_, _| {}).unwrap();
+        let mut next = catalogue();
+        next.retain(|p| p.id.as_str() != "p3"); // deleted
+        next[0].title = "brass kettle".into(); // p1 updated
+        let mut p6 = hyrank_data::Product::new("p6", "linen floor lamp");
+        p6.category = vec!["Home".into(), "Floor Lamps".into()];
+        next.push(p6); // added
+        let r = SearchIndex::build(&idx_dir, &next, Some(&enc), opts, &|_, _| {}).unwrap();
+        assert!(r.incremental, "{storage:?}");
+        assert_eq!(
+            (r.added, r.updated, r.deleted, r.unchanged, r.encoded),
+            (1, 1, 1, 3, 2),
+            "{storage:?}"
+        );
+        assert_eq!(r.generation, 2);
+        let index = Arc::new(
+            SearchIndex::open(
+                &idx_dir,
+                Some(Encoder::load(&model, EncoderConfig::default()).unwrap()),
+            )
+            .unwrap(),
+        );
+        assert_eq!(index.bm25.len(), 5);
+        assert_eq!(index.vectors.as_ref().unwrap().len(), 5);
+        for r in [
+            &Bm25Retriever(Arc::clone(&index)) as &dyn Retriever,
+            &DenseRetriever(Arc::clone(&index)),
+        ] {
+            let hits = r.retrieve("steel kettle", 10, &none).unwrap();
+            assert!(!ids(&hits).contains(&"p3"), "{}: {hits:?}", r.name());
+            assert_eq!(hits.len(), if r.name() == "bm25" { hits.len() } else { 5 });
+        }
+        let bm = Bm25Retriever(Arc::clone(&index))
+            .retrieve("brass kettle", 1, &none)
+            .unwrap();
+        assert_eq!(ids(&bm), ["p1"]);
+        let dense = DenseRetriever(Arc::clone(&index))
+            .retrieve("linen floor lamp", 1, &none)
+            .unwrap();
+        assert_eq!(ids(&dense), ["p6"], "{storage:?}");
+        // Only the live generation is kept.
+        let gens = std::fs::read_dir(&idx_dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("gen-")
+            })
+            .count();
+        assert_eq!(gens, 1);
+    }
+
+    // A build that dies while encoding (here: a panic in the progress
+    // callback) leaves generation 1 in place and readable.
+    let idx_dir = dir.path().join("killed");
+    SearchIndex::build(
+        &idx_dir,
+        &catalogue(),
+        Some(&enc),
+        BuildOptions::default(),
+        &|_, _| {},
+    )
+    .unwrap();
+    let mut bigger = catalogue();
+    for i in 0..300 {
+        bigger.push(hyrank_data::Product::new(
+            format!("n{i}").as_str(),
+            format!("velvet lamp {i}").as_str(),
+        ));
+    }
+    let died = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        SearchIndex::build(
+            &idx_dir,
+            &bigger,
+            Some(&enc),
+            BuildOptions::default(),
+            &|done, _| assert!(done < 256, "killed"),
+        )
+    }));
+    assert!(died.is_err());
+    let index = SearchIndex::open(&idx_dir, None).unwrap();
+    assert_eq!((index.manifest.generation, index.bm25.len()), (1, 5));
+    // The next build cleans up and completes; it reuses what was encoded.
+    let r = SearchIndex::build(
+        &idx_dir,
+        &bigger,
+        Some(&enc),
+        BuildOptions::default(),
+        &|_, _| {},
+    )
+    .unwrap();
+    assert_eq!((r.generation, r.added, r.cached), (2, 300, 256));
+    let leftovers: Vec<String> = std::fs::read_dir(&idx_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // Duplicate ids are refused before anything is written.
+    let mut dup = catalogue();
+    dup.push(hyrank_data::Product::new("p1", "again"));
+    let e = SearchIndex::build(
+        &idx_dir,
+        &dup,
+        Some(&enc),
+        BuildOptions::default(),
+        &|_, _| {},
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("p1 appears twice"), "{e}");
 }
