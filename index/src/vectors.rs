@@ -29,6 +29,7 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 use hyrank_data::fsio::AtomicFile;
 use hyrank_data::DocId;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -38,7 +39,7 @@ const MAGIC_F16: &[u8; 8] = b"HYVF1601";
 const MAGIC_I8: &[u8; 8] = b"HYVI8001";
 const HEADER: usize = 24;
 /// Queries per matrix product.
-const QUERY_BLOCK: usize = 64;
+const QUERY_BLOCK: usize = 128;
 /// Rows per matrix product (a 4096 × 384 f32 block is 6 MiB).
 const ROW_BLOCK: usize = 4096;
 /// Compact (rebuild without the deleted rows) when they exceed this share.
@@ -272,7 +273,6 @@ fn new_hnsw(dim: usize, p: &HnswParams, storage: Storage) -> Result<usearch::Ind
 }
 
 fn add_rows(index: &usearch::Index, rows: &[usize], data: &[f32], dim: usize) -> Result<()> {
-    use rayon::prelude::*;
     let threads = rayon::current_num_threads().max(1);
     index
         .reserve_capacity_and_threads(index.size() + rows.len(), threads)
@@ -288,6 +288,8 @@ fn add_rows(index: &usearch::Index, rows: &[usize], data: &[f32], dim: usize) ->
 struct TopK {
     k: usize,
     heap: BinaryHeap<std::cmp::Reverse<Scored>>,
+    /// The worst score kept once full (a cheap first test).
+    floor: f32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -309,6 +311,14 @@ impl TopK {
         Self {
             k,
             heap: BinaryHeap::with_capacity(k + 1),
+            floor: f32::NEG_INFINITY,
+        }
+    }
+    /// [`TopK::push`] behind a comparison with the current floor.
+    #[inline]
+    fn offer(&mut self, score: f32, row: usize) {
+        if score >= self.floor {
+            self.push(score, row);
         }
     }
     #[inline]
@@ -320,6 +330,9 @@ impl TopK {
                 self.heap.pop();
                 self.heap.push(std::cmp::Reverse(Scored(score, row)));
             }
+        }
+        if self.heap.len() == self.k {
+            self.floor = self.heap.peek().map_or(f32::NEG_INFINITY, |m| m.0 .0);
         }
     }
     fn into_sorted(self) -> Vec<(usize, f32)> {
@@ -716,6 +729,12 @@ impl VectorIndex {
         &self.matrix.as_slice()[i * self.dim..(i + 1) * self.dim]
     }
 
+    /// The SIMD capability the HNSW library uses for distances, when a graph
+    /// is loaded (e.g. `serial`, `haswell`, `skylake`).
+    pub fn hnsw_hardware(&self) -> Option<String> {
+        self.hnsw.as_ref().map(|g| g.hardware_acceleration())
+    }
+
     /// The folder.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -830,6 +849,22 @@ impl VectorIndex {
         let data = self.matrix.as_slice();
         let mut out = Vec::with_capacity(queries.len());
         let mut buf: Vec<f32> = Vec::new();
+        // int8 → f32: one multiplication a value.
+        let step: Vec<f32> = match &self.compact {
+            Compact::Int8 { scales, .. } => scales.iter().map(|s| s / 127.0).collect(),
+            _ => Vec::new(),
+        };
+        // Rows to skip: deleted, or outside the filter.
+        let skip: Option<Vec<bool>> = match mask {
+            None if self.live == n => None,
+            None => Some(self.deleted.clone()),
+            Some(m) => Some(
+                m.iter()
+                    .zip(&self.deleted)
+                    .map(|(&keep, &dead)| dead || !keep)
+                    .collect(),
+            ),
+        };
         for block in queries.chunks(QUERY_BLOCK) {
             let flat: Vec<f32> = block.iter().flatten().copied().collect();
             let q = MatRef::from_column_major_slice(&flat, dim, block.len());
@@ -846,10 +881,10 @@ impl VectorIndex {
                         h[start * dim..end * dim].convert_to_f32_slice(&mut buf);
                         &buf
                     }
-                    Compact::Int8 { scales, data } => {
+                    Compact::Int8 { data, .. } => {
                         buf.clear();
                         for row in data[start * dim..end * dim].chunks_exact(dim) {
-                            buf.extend(row.iter().zip(scales).map(|(&x, s)| x as f32 * s / 127.0));
+                            buf.extend(row.iter().zip(&step).map(|(&x, s)| f32::from(x) * s));
                         }
                         &buf
                     }
@@ -864,16 +899,33 @@ impl VectorIndex {
                     1.0f32,
                     Par::rayon(0),
                 );
-                for (j, top) in tops.iter_mut().enumerate() {
-                    let col = scores.col(j);
-                    for i in 0..rows {
-                        let r = start + i;
-                        if self.deleted[r] || mask.is_some_and(|m| !m[r]) {
-                            continue;
+                // Top-k per query, the queries split over the threads.
+                let scores = &scores;
+                tops.par_iter_mut().enumerate().for_each(|(j, top)| {
+                    let col = scores.col(j).subrows(0, rows);
+                    let copied: Vec<f32>;
+                    let col: &[f32] = match col.try_as_col_major() {
+                        Some(c) => c.as_slice(),
+                        None => {
+                            copied = col.iter().copied().collect();
+                            &copied
                         }
-                        top.push(col[i], r);
+                    };
+                    match &skip {
+                        None => {
+                            for (i, &x) in col.iter().enumerate() {
+                                top.offer(x, start + i);
+                            }
+                        }
+                        Some(skip) => {
+                            for (i, &x) in col.iter().enumerate() {
+                                if !skip[start + i] {
+                                    top.offer(x, start + i);
+                                }
+                            }
+                        }
                     }
-                }
+                });
             }
             out.extend(tops.into_iter().map(TopK::into_sorted));
         }

@@ -398,7 +398,7 @@ fn bench_vectors(a: &VectorBenchArgs) -> Result<()> {
     }
     out.insert(
         "hnsw".into(),
-        serde_json::json!({"m": a.m, "ef_construction": a.ef_construction, "build_s": build_s, "open_s": open_s, "search_threads": 1, "curve": curve}),
+        serde_json::json!({"m": a.m, "ef_construction": a.ef_construction, "build_s": build_s, "open_s": open_s, "search_threads": 1, "simd": idx.hnsw_hardware(), "curve": curve}),
     );
     println!("{}", serde_json::Value::Object(out));
     Ok(())
