@@ -150,6 +150,9 @@ def retrieval_section():
     ce = [HYRANK, "embed", "--input", qtexts, "--out", os.path.join(vec, "queries.npy"), "--model-dir", MODEL]
     subprocess.run(ce, check=True, capture_output=True, cwd=ROOT)
     cmds.append(ce)
+    # The exact top-10 per query, for bench/hnsw_rs_probe (ADR 0004).
+    base_m, q_m = np.load(os.path.join(vec, "base.npy")), np.load(os.path.join(vec, "queries.npy"))
+    np.argsort(-(q_m @ base_m.T), axis=1)[:, :10].astype("<u4").tofile(os.path.join(vec, "truth10.u32"))
     efs = "16,32,64,128,256"
     c1 = [HYRANK, "bench", "vectors", "--base", os.path.join(vec, "base.npy"), "--queries", os.path.join(vec, "queries.npy"),
           "--dir", os.path.join(out_dir, "bench-vectors"), "--k", "100", "--m", "16", "--ef-construction", "200", "--ef-search", efs]
