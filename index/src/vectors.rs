@@ -224,6 +224,8 @@ pub struct VectorIndex {
     matrix: Matrix,
     compact: Compact,
     hnsw: Option<usearch::Index>,
+    /// Guards usearch's index-wide ef_search (see `hnsw_search`).
+    ef_lock: std::sync::RwLock<()>,
     config: VectorConfig,
 }
 
@@ -587,6 +589,7 @@ impl VectorIndex {
             matrix,
             compact,
             hnsw,
+            ef_lock: std::sync::RwLock::new(()),
             config: meta.config,
         })
     }
@@ -781,7 +784,7 @@ impl VectorIndex {
         let quantized = self.config.storage != Storage::F32;
         let depth = if quantized { (k * rescore).max(40) } else { k };
         let first = match (&self.hnsw, opts.exact) {
-            (Some(g), false) => self.hnsw_search(g, queries, depth, k, mask, opts)?,
+            (Some(g), false) => self.hnsw_search(g, queries, depth, mask, opts)?,
             _ => self.scan(queries, depth, mask),
         };
         if !quantized {
@@ -805,7 +808,6 @@ impl VectorIndex {
         g: &usearch::Index,
         queries: &[Vec<f32>],
         depth: usize,
-        k: usize,
         mask: Option<&[bool]>,
         opts: SearchOptions,
     ) -> Result<Vec<Vec<(usize, f32)>>> {
@@ -814,27 +816,38 @@ impl VectorIndex {
             .or(self.config.hnsw.map(|p| p.ef_search))
             .unwrap_or(100)
             .max(depth);
-        if g.expansion_search() != ef {
-            g.change_expansion_search(ef);
+        let run = || -> Result<Vec<Vec<(usize, f32)>>> {
+            queries
+                .iter()
+                .map(|q| {
+                    let m = match mask {
+                        Some(m) => g.filtered_search(q, depth, |key| {
+                            m.get(key as usize).copied().unwrap_or(false)
+                        }),
+                        None => g.search(q, depth),
+                    }
+                    .map_err(|e| usearch_err("search", e))?;
+                    Ok(m.keys
+                        .iter()
+                        .zip(&m.distances)
+                        .map(|(&key, &d)| (key as usize, 1.0 - d))
+                        .collect())
+                })
+                .collect()
+        };
+        // usearch keeps ef_search in the index, not in the query: searches
+        // with the current value share a read lock; one that needs another
+        // value sets it under the write lock, so concurrent searches never see
+        // it change under them.
+        {
+            let _shared = self.ef_lock.read().unwrap_or_else(|e| e.into_inner());
+            if g.expansion_search() == ef {
+                return run();
+            }
         }
-        let _ = k;
-        queries
-            .iter()
-            .map(|q| {
-                let m = match mask {
-                    Some(m) => g.filtered_search(q, depth, |key| {
-                        m.get(key as usize).copied().unwrap_or(false)
-                    }),
-                    None => g.search(q, depth),
-                }
-                .map_err(|e| usearch_err("search", e))?;
-                Ok(m.keys
-                    .iter()
-                    .zip(&m.distances)
-                    .map(|(&key, &d)| (key as usize, 1.0 - d))
-                    .collect())
-            })
-            .collect()
+        let _exclusive = self.ef_lock.write().unwrap_or_else(|e| e.into_inner());
+        g.change_expansion_search(ef);
+        run()
     }
 
     /// Exact scan: blocks of rows × blocks of queries as matrix products.
@@ -1132,6 +1145,34 @@ mod tests {
             )
             .unwrap();
         assert_eq!(rows(&exact[0]), brute(&vecs, &queries[0], 10, |_| true));
+        // Concurrent searches with different ef_search each get their own.
+        let with_ef = |ef: usize| {
+            idx.search_batch(
+                &queries,
+                10,
+                None,
+                SearchOptions {
+                    ef_search: Some(ef),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+        };
+        let (low, high) = (with_ef(10), with_ef(300));
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let (with_ef, low, high) = (&with_ef, &low, &high);
+                s.spawn(move || {
+                    for _ in 0..5 {
+                        if t % 2 == 0 {
+                            assert_eq!(&with_ef(10), low);
+                        } else {
+                            assert_eq!(&with_ef(300), high);
+                        }
+                    }
+                });
+            }
+        });
         assert!(HnswParams {
             m: 1,
             ..Default::default()
