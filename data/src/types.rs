@@ -127,6 +127,20 @@ impl Product {
         if self.id.0.trim().is_empty() {
             return Err(("id", "must not be empty".into()));
         }
+        if self
+            .id
+            .0
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err((
+                "id",
+                format!(
+                    "must not contain spaces, tabs, newlines or control characters (ids go into TREC runs and line-based index files), got {:?}",
+                    self.id.0
+                ),
+            ));
+        }
         if self.title.trim().is_empty() {
             return Err(("title", "must not be empty".into()));
         }
@@ -620,5 +634,8 @@ mod tests {
         let mut p = Product::new("1", "x");
         p.price = Some(-1.0);
         assert_eq!(p.validate().unwrap_err().0, "price");
+        let e = Product::new("a\tb", "x").validate().unwrap_err();
+        assert_eq!(e.0, "id");
+        assert!(e.1.contains("\"a\\tb\""), "{}", e.1);
     }
 }

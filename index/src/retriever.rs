@@ -372,6 +372,12 @@ impl SearchIndex {
         }
         let mut seen = std::collections::HashSet::with_capacity(products.len());
         for p in products {
+            if let Err((field, why)) = p.validate() {
+                return Err(Error::InvalidArgument(format!(
+                    "product {:?}: field `{field}`: {why}",
+                    p.id.as_str()
+                )));
+            }
             if !seen.insert(&p.id) {
                 return Err(Error::InvalidArgument(format!(
                     "product id {} appears twice in the catalogue",

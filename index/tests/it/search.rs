@@ -275,4 +275,23 @@ fn incremental_builds_and_killed_builds() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("p1 appears twice"), "{e}");
+    // So are ids that would break line-based files (TREC runs, ids.txt).
+    let mut bad = catalogue();
+    bad.push(hyrank_data::Product::new("bad id", "lamp"));
+    let e = SearchIndex::build(
+        &idx_dir,
+        &bad,
+        Some(&enc),
+        BuildOptions::default(),
+        &|_, _| {},
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("\"bad id\": field `id`"), "{e}");
+    assert_eq!(
+        SearchIndex::open(&idx_dir, None)
+            .unwrap()
+            .manifest
+            .generation,
+        2
+    );
 }
