@@ -187,7 +187,8 @@ pub mod testing {
 
     /// Writes `config.json`, `tokenizer.json` (a WordPiece vocabulary over
     /// `words`, with the same fixed-128 padding trap as the real model) and
-    /// random `model.safetensors` for a 2-layer BERT of hidden size 32.
+    /// seeded random `model.safetensors` for a 2-layer BERT of hidden size 32
+    /// (the same weights every time).
     pub fn write_tiny_bert(dir: &Path, words: &[&str]) -> Result<(), Box<dyn std::error::Error>> {
         std::fs::create_dir_all(dir)?;
         let mut vocab = serde_json::Map::new();
@@ -222,6 +223,30 @@ pub mod testing {
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
         BertModel::load(vb, &cfg)?;
+        // candle initialises from an unseeded generator: overwrite every weight
+        // (layer norms aside) with seeded values so tests are reproducible.
+        {
+            let vars = varmap.data().lock().map_err(|_| "poisoned VarMap")?;
+            let mut names: Vec<&String> = vars.keys().collect();
+            names.sort();
+            let mut state = 0x9E37_79B9_7F4A_7C15u64;
+            for name in names.into_iter().filter(|n| !n.contains("LayerNorm")) {
+                let var = &vars[name];
+                let values: Vec<f32> = (0..var.elem_count())
+                    .map(|_| {
+                        state = state
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.2
+                    })
+                    .collect();
+                var.set(&candle_core::Tensor::from_vec(
+                    values,
+                    var.shape(),
+                    &Device::Cpu,
+                )?)?;
+            }
+        }
         varmap.save(dir.join("model.safetensors"))?;
         Ok(())
     }
