@@ -437,11 +437,13 @@ impl SearchIndex {
         std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
 
         // Embeddings first (the slow part); the cache is saved even if a later
-        // step fails, so that a retry encodes nothing twice.
+        // step fails, so that a retry encodes nothing twice. A build that adds
+        // or changes nothing neither reads nor rewrites the cache (entries of
+        // deleted products are pruned by the next build that encodes).
         let t = std::time::Instant::now();
         let (mut encoded, mut cached) = (0u64, 0u64);
         let mut vectors_for: HashMap<usize, Vec<f32>> = HashMap::new();
-        if let Some(enc) = encoder {
+        if let Some(enc) = encoder.filter(|_| !changed.is_empty()) {
             let cache_path = dir.join("embeddings.cache");
             let mut cache = EmbeddingCache::load(&cache_path, enc.dim());
             let texts: Vec<String> = products

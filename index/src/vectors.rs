@@ -202,6 +202,15 @@ fn map_matrix(path: &Path) -> Result<(Matrix, usize, usize)> {
     Ok((Matrix::Mapped(map), n, dim))
 }
 
+/// The 24-byte header every vector file starts with: magic, rows, dim.
+fn header(magic: &[u8; 8], n: usize, dim: usize) -> Vec<u8> {
+    let mut h = Vec::with_capacity(HEADER);
+    h.extend_from_slice(magic);
+    h.extend_from_slice(&(n as u64).to_le_bytes());
+    h.extend_from_slice(&(dim as u64).to_le_bytes());
+    h
+}
+
 fn read_u64(b: &[u8]) -> u64 {
     u64::from_le_bytes(b.try_into().unwrap_or_default())
 }
@@ -400,11 +409,7 @@ impl VectorIndex {
         let path = dir.join("vectors.bin");
         let mut f = AtomicFile::create(&path)?;
         let io = |e| Error::io(&path, e);
-        let mut head = Vec::with_capacity(HEADER);
-        head.extend_from_slice(MAGIC);
-        head.extend_from_slice(&(n as u64).to_le_bytes());
-        head.extend_from_slice(&(dim as u64).to_le_bytes());
-        f.write_all(&head).map_err(io)?;
+        f.write_all(&header(MAGIC, n, dim)).map_err(io)?;
         for chunk in data.chunks(1 << 16) {
             let bytes: Vec<u8> = chunk.iter().flat_map(|x| x.to_le_bytes()).collect();
             f.write_all(&bytes).map_err(io)?;
@@ -424,10 +429,8 @@ impl VectorIndex {
         match config.storage {
             Storage::F32 => {}
             Storage::F16 => {
-                let mut b = Vec::with_capacity(HEADER + data.len() * 2);
-                b.extend_from_slice(MAGIC_F16);
-                b.extend_from_slice(&(n as u64).to_le_bytes());
-                b.extend_from_slice(&(dim as u64).to_le_bytes());
+                let mut b = header(MAGIC_F16, n, dim);
+                b.reserve(data.len() * 2);
                 for x in data {
                     b.extend_from_slice(&half::f16::from_f32(*x).to_le_bytes());
                 }
@@ -435,10 +438,8 @@ impl VectorIndex {
             }
             Storage::Int8 => {
                 let scales = int8_scales(data, deleted, dim);
-                let mut b = Vec::with_capacity(HEADER + dim * 4 + data.len());
-                b.extend_from_slice(MAGIC_I8);
-                b.extend_from_slice(&(n as u64).to_le_bytes());
-                b.extend_from_slice(&(dim as u64).to_le_bytes());
+                let mut b = header(MAGIC_I8, n, dim);
+                b.reserve(dim * 4 + data.len());
                 for s in &scales {
                     b.extend_from_slice(&s.to_le_bytes());
                 }
@@ -868,15 +869,15 @@ impl VectorIndex {
             _ => Vec::new(),
         };
         // Rows to skip: deleted, or outside the filter.
-        let skip: Option<Vec<bool>> = match mask {
+        let skip: Option<std::borrow::Cow<'_, [bool]>> = match mask {
             None if self.live == n => None,
-            None => Some(self.deleted.clone()),
-            Some(m) => Some(
+            None => Some(std::borrow::Cow::Borrowed(&self.deleted)),
+            Some(m) => Some(std::borrow::Cow::Owned(
                 m.iter()
                     .zip(&self.deleted)
                     .map(|(&keep, &dead)| dead || !keep)
                     .collect(),
-            ),
+            )),
         };
         for block in queries.chunks(QUERY_BLOCK) {
             let flat: Vec<f32> = block.iter().flatten().copied().collect();
