@@ -36,14 +36,16 @@ demo: tools build
 		--run $(DEMO_DIR)/runs/hybrid-rrf.trec --run $(DEMO_DIR)/runs/hybrid-linear.trec --out $(DEMO_DIR)/report
 	@echo "demo data in $(DEMO_DIR); evaluation report in $(DEMO_DIR)/report/report.html"
 
-## Format check, clippy (deny warnings), the doc tests, the model (so that the parity
-## test runs against the real weights), then the test suite (nextest, whose summary
-## closes the run).
+## Format check, clippy (deny warnings), one build of every test binary and of
+## target/debug/hyrank (the same features for every step, so nothing is compiled twice),
+## the model (so that the parity test runs against the real weights), the doc tests,
+## then the test suite (nextest, whose summary closes the run).
 test: tools
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) nextest run --workspace --no-run
+	./target/debug/hyrank model fetch
 	$(CARGO) test --workspace --doc
-	$(CARGO) run --quiet --bin hyrank -- model fetch
 	$(CARGO) nextest run --workspace --no-fail-fast
 
 ## Installs what is missing: rustfmt, clippy, cargo-nextest.

@@ -29,8 +29,10 @@ pub mod bm25;
 pub mod encoder;
 pub mod error;
 pub mod fusion;
+mod hnsw;
 pub mod model;
 pub mod retriever;
+mod simd;
 pub mod vectors;
 
 pub use bm25::{Bm25Index, Filter};

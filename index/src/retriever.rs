@@ -65,8 +65,10 @@ pub trait Retriever: Send + Sync {
     }
 }
 
-/// The index folder's format; folders of another format must be rebuilt.
-pub const INDEX_FORMAT: u32 = 2;
+/// The index folder's format; folders of another format must be rebuilt
+/// (a build over one rebuilds from scratch). 3: HNSW graphs in `hnsw.bin`
+/// (2 held usearch graphs).
+pub const INDEX_FORMAT: u32 = 3;
 
 /// What an index folder holds (`manifest.json`, the one file whose atomic
 /// replacement publishes a new generation).

@@ -13,8 +13,8 @@
 //!   same rows in half precision, or in int8 with one scale per dimension
 //!   (`x ≈ q · scale_d / 127`). Searches scan the compact copy and re-score
 //!   their best `rescore` × k candidates exactly from the f32 matrix.
-//! - `hnsw.usearch` (optional): an HNSW graph (usearch, ADR 0004) whose keys
-//!   are row numbers.
+//! - `hnsw.bin` (optional): an HNSW graph over the rows ([`crate::hnsw`],
+//!   ADR 0004); deleted rows stay in it as waypoints, never in results.
 //! - `config.json`: [`VectorConfig`] and the row count.
 //!
 //! Exact search batches queries: corpus (rows × d) · queries (d × q) as faer
@@ -33,6 +33,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::hnsw::{Graph, Space};
 
 const MAGIC: &[u8; 8] = b"HYVEC001";
 const MAGIC_F16: &[u8; 8] = b"HYVF1601";
@@ -75,7 +76,7 @@ impl std::str::FromStr for Storage {
 /// HNSW parameters (the names of the HNSW paper and of hnswlib).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HnswParams {
-    /// Links per node (`M`; usearch's connectivity).
+    /// Links per node and level (`M`; twice as many on level 0).
     pub m: usize,
     /// Candidate list while inserting (`ef_construction`).
     pub ef_construction: usize,
@@ -94,7 +95,7 @@ impl Default for HnswParams {
 }
 
 impl HnswParams {
-    /// Checks the ranges usearch and the HNSW paper allow.
+    /// Checks the ranges the graph allows (M in 2..=256, positive ef).
     pub fn validate(&self) -> Result<()> {
         if !(2..=256).contains(&self.m) {
             return Err(Error::InvalidArgument(format!(
@@ -232,9 +233,7 @@ pub struct VectorIndex {
     dim: usize,
     matrix: Matrix,
     compact: Compact,
-    hnsw: Option<usearch::Index>,
-    /// Guards usearch's index-wide ef_search (see `hnsw_search`).
-    ef_lock: std::sync::RwLock<()>,
+    hnsw: Option<Graph>,
     config: VectorConfig,
 }
 
@@ -259,40 +258,6 @@ pub struct ApplyReport {
     pub deleted: usize,
     /// Whether the folder was rewritten without its deleted rows.
     pub compacted: bool,
-}
-
-fn usearch_err(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::InvalidArgument(format!("HNSW {what}: {e}"))
-}
-
-fn new_hnsw(dim: usize, p: &HnswParams, storage: Storage) -> Result<usearch::Index> {
-    p.validate()?;
-    let opts = usearch::IndexOptions {
-        dimensions: dim,
-        metric: usearch::MetricKind::IP,
-        quantization: match storage {
-            Storage::F32 => usearch::ScalarKind::F32,
-            Storage::F16 => usearch::ScalarKind::F16,
-            Storage::Int8 => usearch::ScalarKind::I8,
-        },
-        connectivity: p.m,
-        expansion_add: p.ef_construction,
-        expansion_search: p.ef_search,
-        multi: false,
-    };
-    usearch::Index::new(&opts).map_err(|e| usearch_err("create", e))
-}
-
-fn add_rows(index: &usearch::Index, rows: &[usize], data: &[f32], dim: usize) -> Result<()> {
-    let threads = rayon::current_num_threads().max(1);
-    index
-        .reserve_capacity_and_threads(index.size() + rows.len(), threads)
-        .map_err(|e| usearch_err("reserve", e))?;
-    rows.par_iter().try_for_each(|&r| {
-        index
-            .add(r as u64, &data[r * dim..(r + 1) * dim])
-            .map_err(|e| usearch_err("insert", e))
-    })
 }
 
 /// Bounded best-k collector (min-heap on score, ties to the lower row).
@@ -353,9 +318,7 @@ impl TopK {
     }
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
+use crate::simd::dot;
 
 impl VectorIndex {
     /// Writes a new vector folder at `dir` (which must not exist yet) from
@@ -401,7 +364,7 @@ impl VectorIndex {
         deleted: &[bool],
         dim: usize,
         config: VectorConfig,
-        hnsw: Option<&usearch::Index>,
+        hnsw: Option<&Graph>,
     ) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let n = ids.len();
@@ -453,22 +416,14 @@ impl VectorIndex {
         }
         // HNSW graph
         if let Some(p) = &config.hnsw {
-            let path = dir.join("hnsw.usearch");
-            let tmp = dir.join("hnsw.usearch.tmp");
-            let s = tmp.to_string_lossy().into_owned();
+            let path = dir.join("hnsw.bin");
             match hnsw {
-                Some(g) => g.save(&s).map_err(|e| usearch_err("save", e))?,
+                Some(g) => g.save(&path)?,
                 None => {
-                    let g = new_hnsw(dim, p, config.storage)?;
                     let live: Vec<usize> = (0..n).filter(|&r| !deleted[r]).collect();
-                    add_rows(&g, &live, data, dim)?;
-                    g.save(&s).map_err(|e| usearch_err("save", e))?;
+                    Graph::build(Space { data, dim }, &live, p.m, p.ef_construction).save(&path)?;
                 }
             }
-            std::fs::File::open(&tmp)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| Error::io(&tmp, e))?;
-            std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
         }
         let meta = FolderMeta {
             rows: n as u64,
@@ -562,21 +517,23 @@ impl VectorIndex {
         };
         let hnsw = match &meta.config.hnsw {
             None => None,
-            Some(p) => {
-                let path = dir.join("hnsw.usearch");
-                let g = new_hnsw(dim, p, meta.config.storage)?;
-                g.load(&path.to_string_lossy())
-                    .map_err(|e| Error::Corrupt {
-                        path: path.clone(),
-                        message: format!("cannot load the HNSW graph: {e}"),
-                    })?;
-                if g.size() != live {
+            Some(_) => {
+                let path = dir.join("hnsw.bin");
+                if !path.exists() && dir.join("hnsw.usearch").exists() {
                     return Err(mismatch(
                         path,
-                        format!("HNSW holds {} vectors, the folder {live}", g.size()),
+                        "missing: this folder holds a usearch graph (hnsw.usearch) from an \
+                         older hyrank; rebuild the index with `hyrank index build --full`"
+                            .into(),
                     ));
                 }
-                g.change_expansion_search(p.ef_search);
+                let g = Graph::load(&path, n)?;
+                if let Some(r) = (0..n).find(|&r| !deleted[r] && !g.contains(r)) {
+                    return Err(mismatch(
+                        path,
+                        format!("live row {r} ({}) is not in the graph", ids[r]),
+                    ));
+                }
                 Some(g)
             }
         };
@@ -590,7 +547,6 @@ impl VectorIndex {
             matrix,
             compact,
             hnsw,
-            ef_lock: std::sync::RwLock::new(()),
             config: meta.config,
         })
     }
@@ -662,21 +618,18 @@ impl VectorIndex {
             data.extend_from_slice(v);
             deleted.push(false);
         }
-        let graph = match (&self.config.hnsw, &self.hnsw) {
-            (Some(p), Some(_)) => {
-                // A private copy of the graph: this folder stays as it is.
-                let g = new_hnsw(self.dim, p, self.config.storage)?;
-                g.load(&self.dir.join("hnsw.usearch").to_string_lossy())
-                    .map_err(|e| usearch_err("load", e))?;
-                for r in (0..first_new).filter(|&r| deleted[r] && !self.deleted[r]) {
-                    g.remove(r as u64).map_err(|e| usearch_err("remove", e))?;
-                }
-                let added: Vec<usize> = (first_new..ids.len()).collect();
-                add_rows(&g, &added, &data, self.dim)?;
-                Some(g)
-            }
-            _ => None,
-        };
+        // A new graph: this folder's, plus the new rows. Deleted rows stay
+        // in it as waypoints (search never returns them).
+        let graph = self.hnsw.as_ref().map(|g| {
+            let added: Vec<usize> = (first_new..ids.len()).collect();
+            g.extend(
+                Space {
+                    data: &data,
+                    dim: self.dim,
+                },
+                &added,
+            )
+        });
         Self::write(
             new_dir,
             &ids,
@@ -733,10 +686,12 @@ impl VectorIndex {
         &self.matrix.as_slice()[i * self.dim..(i + 1) * self.dim]
     }
 
-    /// The SIMD capability the HNSW library uses for distances, when a graph
-    /// is loaded (e.g. `serial`, `haswell`, `skylake`).
+    /// The SIMD kernel the HNSW search uses for distances, when a graph is
+    /// loaded (`avx512f+fma`, `avx2+fma` or `portable`).
     pub fn hnsw_hardware(&self) -> Option<String> {
-        self.hnsw.as_ref().map(|g| g.hardware_acceleration())
+        self.hnsw
+            .as_ref()
+            .map(|_| crate::simd::kernel_name().to_owned())
     }
 
     /// The folder.
@@ -784,8 +739,18 @@ impl VectorIndex {
         let rescore = if opts.rescore == 0 { 4 } else { opts.rescore };
         let quantized = self.config.storage != Storage::F32;
         let depth = if quantized { (k * rescore).max(40) } else { k };
-        let first = match (&self.hnsw, opts.exact) {
-            (Some(g), false) => self.hnsw_search(g, queries, depth, mask, opts)?,
+        // A filter that keeps few rows leaves the graph walk wading through
+        // rejected nodes: below 5 % of the live rows the exact scan is cheaper.
+        let selective = mask.is_some_and(|m| {
+            let kept = m
+                .iter()
+                .zip(&self.deleted)
+                .filter(|(&k, &d)| k && !d)
+                .count();
+            kept * 20 < self.live
+        });
+        let first = match (&self.hnsw, opts.exact || selective) {
+            (Some(g), false) => self.hnsw_search(g, queries, depth, mask, opts),
             _ => self.scan(queries, depth, mask),
         };
         if !quantized {
@@ -806,49 +771,31 @@ impl VectorIndex {
 
     fn hnsw_search(
         &self,
-        g: &usearch::Index,
+        g: &Graph,
         queries: &[Vec<f32>],
         depth: usize,
         mask: Option<&[bool]>,
         opts: SearchOptions,
-    ) -> Result<Vec<Vec<(usize, f32)>>> {
+    ) -> Vec<Vec<(usize, f32)>> {
         let ef = opts
             .ef_search
             .or(self.config.hnsw.map(|p| p.ef_search))
             .unwrap_or(100)
             .max(depth);
-        let run = || -> Result<Vec<Vec<(usize, f32)>>> {
-            queries
-                .iter()
-                .map(|q| {
-                    let m = match mask {
-                        Some(m) => g.filtered_search(q, depth, |key| {
-                            m.get(key as usize).copied().unwrap_or(false)
-                        }),
-                        None => g.search(q, depth),
-                    }
-                    .map_err(|e| usearch_err("search", e))?;
-                    Ok(m.keys
-                        .iter()
-                        .zip(&m.distances)
-                        .map(|(&key, &d)| (key as usize, 1.0 - d))
-                        .collect())
-                })
-                .collect()
+        let space = Space {
+            data: self.matrix.as_slice(),
+            dim: self.dim,
         };
-        // usearch keeps ef_search in the index, not in the query: searches
-        // with the current value share a read lock; one that needs another
-        // value sets it under the write lock, so concurrent searches never see
-        // it change under them.
-        {
-            let _shared = self.ef_lock.read().unwrap_or_else(|e| e.into_inner());
-            if g.expansion_search() == ef {
-                return run();
-            }
-        }
-        let _exclusive = self.ef_lock.write().unwrap_or_else(|e| e.into_inner());
-        g.change_expansion_search(ef);
-        run()
+        let n = self.ids.len();
+        let deleted = &self.deleted;
+        let one = |q: &Vec<f32>| match mask {
+            None if self.live == n => g.search(space, q, depth, ef, |_| true),
+            None => g.search(space, q, depth, ef, |r| !deleted[r as usize]),
+            Some(m) => g.search(space, q, depth, ef, |r| {
+                m[r as usize] && !deleted[r as usize]
+            }),
+        };
+        queries.par_iter().map(one).collect()
     }
 
     /// Exact scan: blocks of rows × blocks of queries as matrix products.
@@ -1119,7 +1066,7 @@ mod tests {
         };
         build(dir.path(), &vecs, cfg);
         let idx = VectorIndex::open(dir.path()).unwrap();
-        assert!(dir.path().join("hnsw.usearch").exists());
+        assert!(dir.path().join("hnsw.bin").exists());
         let got = idx
             .search_batch(&queries, 10, None, SearchOptions::default())
             .unwrap();
@@ -1134,6 +1081,14 @@ mod tests {
             .unwrap();
         assert!(f.iter().flatten().all(|(r, _)| r % 5 == 0));
         assert!(f.iter().all(|h| h.len() == 10));
+        // A filter keeping under 5 % of the rows is answered by the exact scan.
+        let rare: Vec<bool> = (0..vecs.len()).map(|i| i % 100 == 7).collect();
+        let f = idx
+            .search_batch(&queries[..3], 10, Some(&rare), SearchOptions::default())
+            .unwrap();
+        for (q, h) in queries.iter().zip(&f) {
+            assert_eq!(rows(h), brute(&vecs, q, 10, |i| i % 100 == 7));
+        }
         let exact = idx
             .search_batch(
                 &queries[..1],
@@ -1233,6 +1188,26 @@ mod tests {
                 std::fs::remove_dir_all(root.path().join(d)).unwrap();
             }
         }
+    }
+
+    #[test]
+    fn damaged_or_old_hnsw_graphs_are_named() {
+        let vecs = random_unit(50, 4, 11);
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = VectorConfig {
+            storage: Storage::F32,
+            hnsw: Some(HnswParams::default()),
+        };
+        build(dir.path(), &vecs, cfg);
+        let graph = dir.path().join("hnsw.bin");
+        std::fs::write(&graph, b"HYHNSW01 but not much else").unwrap();
+        let e = VectorIndex::open(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("hnsw.bin"), "{e}");
+        // A folder written by the usearch-based hyrank.
+        std::fs::remove_file(&graph).unwrap();
+        std::fs::write(dir.path().join("hnsw.usearch"), b"x").unwrap();
+        let e = VectorIndex::open(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("--full"), "{e}");
     }
 
     #[test]
