@@ -157,7 +157,15 @@ def retrieval_section():
     c1 = [HYRANK, "bench", "vectors", "--base", os.path.join(vec, "base.npy"), "--queries", os.path.join(vec, "queries.npy"),
           "--dir", os.path.join(out_dir, "bench-vectors"), "--k", "100", "--m", "16", "--ef-construction", "200", "--ef-search", efs]
     c2 = [PY, os.path.join(ROOT, "bench", "vectors_peer.py"), vec, "100", "16", "200", efs, str(THREADS)]
-    h, p = sh(c1), sh(c2)
+    # Two alternating runs a side (this shared 2-core machine varies by ±20 %
+    # from minute to minute); each side keeps its run with the higher QPS
+    # summed over the curve, recall and QPS from that same run.
+    runs_h, runs_p = [], []
+    for _ in range(2):
+        runs_h.append(sh(c1))
+        runs_p.append(sh(c2))
+    total = lambda r: sum(c["qps"] for c in r["hnsw"]["curve"])
+    h, p = max(runs_h, key=total), max(runs_p, key=total)
     cmds += [c1, c2]
     ex = h["exact_f32"]
     lines += [
@@ -175,9 +183,10 @@ def retrieval_section():
         "",
         "### HNSW recall@10 and QPS (M = 16, ef_construction = 200)",
         "",
-        f"Same vectors; recall against the exact top-10; one query at a time on one thread for both (hyrank: usearch behind `VectorIndex`; hnswlib: `knn_query(num_threads=1)` over all queries). "
-        f"Build with {THREADS} threads: hyrank {h['hnsw']['build_s']:.1f} s, hnswlib {p['hnsw']['build_s']:.1f} s; reopening hyrank's persisted graph {h['hnsw']['open_s'] * 1000:.0f} ms. "
-        f"usearch's distance kernels: `{h['hnsw'].get('simd')}` (built without its numkong SIMD library, ADR 0004; with it, `skylake` kernels gave no measurable QPS gain on this machine).",
+        f"Same vectors; recall against the exact top-10; one query at a time on one thread for both (hyrank: its own HNSW behind `VectorIndex`, ADR 0006, "
+        f"in a one-thread rayon pool; hnswlib: `knn_query(num_threads=1)` over all queries). Each side built and searched twice, alternating; the table keeps "
+        f"each side's faster run. Build with {THREADS} threads: hyrank {h['hnsw']['build_s']:.1f} s, hnswlib {p['hnsw']['build_s']:.1f} s; reopening hyrank's persisted graph {h['hnsw']['open_s'] * 1000:.0f} ms. "
+        f"hyrank's distance kernel: `{h['hnsw'].get('simd')}`.",
         "",
         "| ef_search | hyrank recall@10 | hyrank QPS | hnswlib recall@10 | hnswlib QPS | QPS ratio |",
         "|---:|---:|---:|---:|---:|---|",

@@ -7,8 +7,9 @@
 //!   with candle's `BertModel`: batch-longest padding, truncation at 256, mean
 //!   pooling, L2 normalisation.
 //! - [`vectors`]: vector search over a memory-mapped f32 matrix: exact on faer
-//!   (batched matrix products), f16/int8 storage with exact re-scoring, HNSW
-//!   (usearch); folders are immutable, updates write a new one.
+//!   (batched matrix products), f16/int8 storage with exact re-scoring, and an
+//!   HNSW graph of our own (ADR 0006) whose distances use AVX2 + FMA when the
+//!   CPU has them; folders are immutable, updates write a new one.
 //! - [`fusion`]: RRF and normalised linear fusion, pure functions.
 //! - [`retriever`]: the `Retriever` trait, the index folder, and the BM25, dense
 //!   and hybrid retrievers; every candidate explains each retriever's score.

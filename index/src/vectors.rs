@@ -687,7 +687,7 @@ impl VectorIndex {
     }
 
     /// The SIMD kernel the HNSW search uses for distances, when a graph is
-    /// loaded (`avx512f+fma`, `avx2+fma` or `portable`).
+    /// loaded (`avx2+fma` or `portable`).
     pub fn hnsw_hardware(&self) -> Option<String> {
         self.hnsw
             .as_ref()
