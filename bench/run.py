@@ -165,14 +165,18 @@ def retrieval_section():
         runs_h.append(sh(c1))
         runs_p.append(sh(c2))
     total = lambda r: sum(c["qps"] for c in r["hnsw"]["curve"])
-    h, p = max(runs_h, key=total), max(runs_p, key=total)
+    h, p = dict(max(runs_h, key=total)), dict(max(runs_p, key=total))
+    # The exact scans: each side's best of its two runs, likewise.
+    for key in ("exact_f32", "exact_f16", "exact_int8"):
+        h[key] = max((r[key] for r in runs_h), key=lambda e: e["qps"])
+    p["exact"] = max((r["exact"] for r in runs_p), key=lambda e: e["qps"])
     cmds += [c1, c2]
     ex = h["exact_f32"]
     lines += [
         "### Exact top-100 over 100k × 384",
         "",
         f"The {h['rows']:,} product embeddings of the 100k bench world's index (real all-MiniLM-L6-v2 vectors of title + leaf category) "
-        f"and the embeddings of its first {h['queries']:,} queries; all queries in one call (batched), best of 3.",
+        f"and the embeddings of its first {h['queries']:,} queries; all queries in one call (batched), best of 3, in each of two alternating runs a side (the faster run kept).",
         "",
         "| system | QPS | vs faiss | recall@10 vs f32 exact |",
         "|---|---:|---|---:|",
