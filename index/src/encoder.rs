@@ -5,6 +5,11 @@
 //! The shipped `tokenizer.json` pads every input to 128 tokens and truncates
 //! at 128; we pad to the longest input of each batch and truncate at 256
 //! (see the shared docs' dependencies.md: fixed padding costs ~10x).
+//!
+//! Two forward passes over the same weights ([`EncoderBackend`]): candle's
+//! `BertModel` (the reference) and [`crate::bert`]'s fused one (the default:
+//! packed tokens, faer products, fused element-wise steps; ADR 0007). Tests
+//! hold them to each other and the real model to an independent reference.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +21,29 @@ use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 use crate::error::{Error, Result};
 use crate::model::sha256_file;
 
+/// Which forward pass encodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EncoderBackend {
+    /// [`crate::bert`]: packed tokens, faer, fused element-wise steps.
+    #[default]
+    Fused,
+    /// candle-transformers' `BertModel` over padded batches (the reference).
+    Candle,
+}
+
+impl std::str::FromStr for EncoderBackend {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "fused" => Ok(Self::Fused),
+            "candle" => Ok(Self::Candle),
+            _ => Err(Error::InvalidArgument(format!(
+                "unknown encoder backend {s:?} (expected fused or candle)"
+            ))),
+        }
+    }
+}
+
 /// Encoder settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EncoderConfig {
@@ -23,6 +51,8 @@ pub struct EncoderConfig {
     pub batch_size: usize,
     /// Tokens kept per sentence.
     pub max_tokens: usize,
+    /// The forward pass.
+    pub backend: EncoderBackend,
 }
 
 impl Default for EncoderConfig {
@@ -30,13 +60,19 @@ impl Default for EncoderConfig {
         Self {
             batch_size: 32,
             max_tokens: 256,
+            backend: EncoderBackend::default(),
         }
     }
 }
 
+enum Forward {
+    Candle(BertModel),
+    Fused(crate::bert::FusedBert),
+}
+
 /// A loaded encoder.
 pub struct Encoder {
-    model: BertModel,
+    model: Forward,
     tokenizer: Tokenizer,
     device: Device,
     config: EncoderConfig,
@@ -89,11 +125,23 @@ impl Encoder {
         let weights = dir.join("model.safetensors");
         let bytes = std::fs::read(&weights).map_err(|e| Error::io(&weights, e))?;
         let device = Device::Cpu;
-        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &device)
-            .map_err(|e| model_err(&weights, e))?;
-        let model = BertModel::load(vb, &bert)
-            .map_err(|e| model_err(&weights, format!("weights do not fit the config: {e}")))?;
         let model_id = sha256_file(&weights)?;
+        let tensors = candle_core::safetensors::load_buffer(&bytes, &device)
+            .map_err(|e| model_err(&weights, e))?;
+        drop(bytes);
+        let model = match config.backend {
+            EncoderBackend::Fused => {
+                Forward::Fused(crate::bert::FusedBert::load(&tensors, &bert).map_err(|e| {
+                    model_err(&weights, format!("weights do not fit the config: {e}"))
+                })?)
+            }
+            EncoderBackend::Candle => {
+                let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
+                Forward::Candle(BertModel::load(vb, &bert).map_err(|e| {
+                    model_err(&weights, format!("weights do not fit the config: {e}"))
+                })?)
+            }
+        };
         Ok(Self {
             model,
             tokenizer,
@@ -140,6 +188,23 @@ impl Encoder {
                 path: self.dir.join("tokenizer.json"),
                 message: e.to_string(),
             })?;
+        if let Forward::Fused(bert) = &self.model {
+            // Real tokens only (padding is on the right): the fused pass packs them.
+            let seqs: Vec<&[u32]> = enc
+                .iter()
+                .map(|e| {
+                    let n = e.get_attention_mask().iter().filter(|&&m| m != 0).count();
+                    &e.get_ids()[..n.min(bert.max_tokens())]
+                })
+                .collect();
+            return bert.embed(&seqs).map_err(|e| Error::Model {
+                path: self.dir.join("model.safetensors"),
+                message: e,
+            });
+        }
+        let Forward::Candle(model) = &self.model else {
+            return Ok(Vec::new());
+        };
         let len = enc.first().map_or(0, |e| e.get_ids().len());
         let b = enc.len();
         let mut ids = Vec::with_capacity(b * len);
@@ -151,7 +216,7 @@ impl Encoder {
         let ids = Tensor::from_vec(ids, (b, len), &self.device)?;
         let mask = Tensor::from_vec(mask, (b, len), &self.device)?;
         let types = ids.zeros_like()?;
-        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+        let hidden = model.forward(&ids, &types, Some(&mask))?;
         let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
         let summed = hidden.broadcast_mul(&m)?.sum(1)?;
         let counts = m.sum(1)?.clamp(1e-9f32, f32::MAX)?;
@@ -269,6 +334,7 @@ mod tests {
             EncoderConfig {
                 batch_size: 2,
                 max_tokens: 256,
+                ..EncoderConfig::default()
             },
         )
         .unwrap();
@@ -291,6 +357,49 @@ mod tests {
         let cos: f32 = alone.iter().zip(&v[0]).map(|(a, b)| a * b).sum();
         assert!(cos > 0.9999, "cos {cos}");
         assert_eq!(enc.model_id().len(), 64);
+    }
+
+    #[test]
+    fn fused_and_candle_forward_passes_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        testing::write_tiny_bert(dir.path(), WORDS).unwrap();
+        let load = |backend| {
+            Encoder::load(
+                dir.path(),
+                EncoderConfig {
+                    batch_size: 3,
+                    backend,
+                    ..EncoderConfig::default()
+                },
+            )
+            .unwrap()
+        };
+        let (fused, candle) = (load(EncoderBackend::Fused), load(EncoderBackend::Candle));
+        let texts = [
+            "grey sofa",
+            "steel kettle blue floor lamp grey couch",
+            "",
+            "lamp",
+            "unknown words here",
+            "blue blue blue blue blue blue blue blue blue blue",
+        ];
+        let a = fused.encode(&texts).unwrap();
+        let b = candle.encode(&texts).unwrap();
+        assert_eq!(a.len(), texts.len());
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            let diff = x
+                .iter()
+                .zip(y)
+                .map(|(p, q)| (p - q).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                diff < 1e-4,
+                "text {i} {:?}: max difference {diff}",
+                texts[i]
+            );
+        }
+        assert!("candle".parse::<EncoderBackend>().is_ok());
+        assert!("onnx".parse::<EncoderBackend>().is_err());
     }
 
     #[test]

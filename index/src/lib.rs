@@ -26,6 +26,7 @@
 //!
 //! Dependency rule: data ← {index, eval, ranker} ← {training, api} ← the `hyrank` binary.
 
+mod bert;
 pub mod bm25;
 pub mod encoder;
 pub mod error;
@@ -37,7 +38,7 @@ mod simd;
 pub mod vectors;
 
 pub use bm25::{Bm25Index, Filter};
-pub use encoder::{Encoder, EncoderConfig};
+pub use encoder::{Encoder, EncoderBackend, EncoderConfig};
 pub use error::{Error, Result};
 pub use fusion::{Fusion, Normalization};
 pub use retriever::{

@@ -146,9 +146,10 @@ pub struct BuildReport {
     pub deleted: u64,
     /// Products left as they were.
     pub unchanged: u64,
-    /// Texts encoded now.
+    /// Distinct texts encoded now (new or changed products sharing a text
+    /// share one encoding, so `encoded + cached` can be below `added + updated`).
     pub encoded: u64,
-    /// Embeddings taken from the cache.
+    /// New or changed products whose text was already in the cache.
     pub cached: u64,
     /// Seconds spent on BM25.
     pub bm25_seconds: f64,
@@ -458,9 +459,10 @@ impl SearchIndex {
                 .copied()
                 .filter(|&i| !cache.map.contains_key(&keys[i]))
                 .collect();
+            cached = (changed.len() - missing.len()) as u64;
+            // Products sharing a text share one encoding.
             missing.sort_by_key(|&i| keys[i]);
             missing.dedup_by_key(|i| keys[*i]);
-            cached = (changed.len() - missing.len()) as u64;
             for chunk in missing.chunks(256) {
                 let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
                 let vecs = enc.encode(&batch)?;

@@ -4,9 +4,10 @@
 //! Release builds target baseline x86-64 (SSE2), so the compiler alone would
 //! use 4-wide vectors and no fused multiply-add. [`dot`] dispatches to an
 //! AVX2 + FMA kernel when the CPU reports both (AVX-512 measured no faster on
-//! this project's AMD EPYC machines). That call and the prefetch hint are the
-//! only `unsafe` code of this module (ADR 0005): calling a
-//! `#[target_feature]` function is sound once the feature was detected.
+//! this project's AMD EPYC machines); [`bias_gelu`] likewise. Those calls and
+//! the prefetch hint are the only `unsafe` code of this module (ADR 0005):
+//! calling a `#[target_feature]` function is sound once the feature was
+//! detected.
 
 use std::sync::OnceLock;
 
@@ -97,6 +98,33 @@ fn pick() -> (Kernel, &'static str) {
         }
     }
     (dot_portable, "portable")
+}
+
+#[inline(always)]
+fn bias_gelu_body(x: &mut [f32], b: &[f32]) {
+    for (v, c) in x.iter_mut().zip(b) {
+        *v = crate::bert::gelu(*v + c);
+    }
+}
+
+/// The same loop compiled for AVX2 + FMA (8 lanes instead of SSE's 4).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn bias_gelu_avx2(x: &mut [f32], b: &[f32]) {
+    bias_gelu_body(x, b);
+}
+
+/// `x_i ← GELU(x_i + b_i)` (the erf form, [`crate::bert::erf`]).
+#[allow(unsafe_code)]
+pub(crate) fn bias_gelu(x: &mut [f32], b: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if kernel_name() == "avx2+fma" {
+        // SAFETY: `kernel_name` reports avx2+fma only after
+        // `is_x86_feature_detected!` found both on this CPU.
+        unsafe { bias_gelu_avx2(x, b) };
+        return;
+    }
+    bias_gelu_body(x, b);
 }
 
 /// `Σ a_i · b_i` over the shorter of the two slices.

@@ -10,8 +10,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use hyrank_data::formats::ndjson::{read_catalog_vec, read_queries};
 use hyrank_data::formats::trec::{write_run, RunEntry};
 use hyrank_index::{
-    model, Bm25Retriever, DenseRetriever, Encoder, EncoderConfig, Filter, Fusion, HybridRetriever,
-    Normalization, Retriever, SearchIndex,
+    model, Bm25Retriever, DenseRetriever, Encoder, EncoderBackend, EncoderConfig, Filter, Fusion,
+    HybridRetriever, Normalization, Retriever, SearchIndex,
 };
 
 use super::data::progress_bar;
@@ -226,10 +226,17 @@ pub struct EmbedArgs {
 pub fn load_encoder(model_dir: Option<&Path>, batch_size: usize) -> Result<Encoder> {
     let m = model::fetch(model_dir, Path::new("."))?;
     tracing::info!(dir = %m.dir.display(), source = %m.source, "model");
+    // HYRANK_ENCODER=candle selects candle's BertModel (the reference
+    // forward pass); the default is the fused one (ADR 0007).
+    let backend = match std::env::var("HYRANK_ENCODER") {
+        Ok(v) if !v.is_empty() => v.parse::<EncoderBackend>()?,
+        _ => EncoderBackend::default(),
+    };
     Ok(Encoder::load(
         &m.dir,
         EncoderConfig {
             batch_size,
+            backend,
             ..EncoderConfig::default()
         },
     )?)

@@ -55,6 +55,20 @@ fn build_search_explain_filter_and_cache() {
     };
     let r = SearchIndex::build(&idx_dir, &catalogue(), Some(&enc), full, &|_, _| {}).unwrap();
     assert_eq!((r.encoded, r.cached, r.incremental), (0, 5, false));
+    // Two new products with the same text: one encoding, and neither from the cache.
+    let mut twins = catalogue();
+    let mut p6 = twins[2].clone();
+    p6.id = "p6".into();
+    twins.push(p6);
+    let r = SearchIndex::build(
+        &dir.path().join("twins"),
+        &twins,
+        Some(&enc),
+        BuildOptions::default(),
+        &|_, _| {},
+    )
+    .unwrap();
+    assert_eq!((r.products, r.encoded, r.cached), (6, 5, 0));
 
     let index = Arc::new(
         SearchIndex::open(
