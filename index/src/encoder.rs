@@ -188,28 +188,37 @@ impl Encoder {
                 path: self.dir.join("tokenizer.json"),
                 message: e.to_string(),
             })?;
-        if let Forward::Fused(bert) = &self.model {
-            // Real tokens only (padding is on the right): the fused pass packs them.
-            let seqs: Vec<&[u32]> = enc
-                .iter()
-                .map(|e| {
-                    let n = e.get_attention_mask().iter().filter(|&&m| m != 0).count();
-                    &e.get_ids()[..n.min(bert.max_tokens())]
+        match &self.model {
+            Forward::Fused(bert) => {
+                // Real tokens only (padding is on the right): the fused pass packs them.
+                let seqs: Vec<&[u32]> = enc
+                    .iter()
+                    .map(|e| {
+                        let n = e.get_attention_mask().iter().filter(|&&m| m != 0).count();
+                        &e.get_ids()[..n.min(bert.max_tokens())]
+                    })
+                    .collect();
+                bert.embed(&seqs).map_err(|e| Error::Model {
+                    path: self.dir.join("model.safetensors"),
+                    message: e,
                 })
-                .collect();
-            return bert.embed(&seqs).map_err(|e| Error::Model {
-                path: self.dir.join("model.safetensors"),
-                message: e,
-            });
+            }
+            Forward::Candle(model) => self.candle_forward(model, &enc),
         }
-        let Forward::Candle(model) = &self.model else {
-            return Ok(Vec::new());
-        };
+    }
+
+    /// candle's `BertModel` over the padded batch, then masked mean pooling
+    /// and L2 normalisation as tensor ops.
+    fn candle_forward(
+        &self,
+        model: &BertModel,
+        enc: &[tokenizers::Encoding],
+    ) -> Result<Vec<Vec<f32>>> {
         let len = enc.first().map_or(0, |e| e.get_ids().len());
         let b = enc.len();
         let mut ids = Vec::with_capacity(b * len);
         let mut mask = Vec::with_capacity(b * len);
-        for e in &enc {
+        for e in enc {
             ids.extend_from_slice(e.get_ids());
             mask.extend_from_slice(e.get_attention_mask());
         }

@@ -107,6 +107,13 @@ impl Scratch {
         self.cand.clear();
         self.res.clear();
     }
+    /// The results of the last beam search, best first (emptying them).
+    fn take_best(&mut self) -> Vec<Cand> {
+        let mut found: Vec<Cand> = self.res.drain().map(|c| c.0).collect();
+        found.sort_unstable_by(|a, b| b.cmp(a));
+        found
+    }
+
     /// Marks `r` visited; false when it already was.
     #[inline]
     fn visit(&mut self, r: u32) -> bool {
@@ -180,7 +187,7 @@ fn search_layer<L: Links, A: Fn(u32) -> bool>(
         // rows, or one to four neighbours ahead: no better, within noise.
         nbs.retain(|&nb| s.visit(nb));
         for &nb in &nbs {
-            prefetch(space.row(nb), 4);
+            prefetch(space.row(nb));
         }
         for &nb in &nbs {
             let sim = dot(q, space.row(nb));
@@ -258,6 +265,21 @@ fn level_of(row: usize, m: usize) -> u8 {
     ((-u.ln() * ml).floor() as usize).min(MAX_LEVEL) as u8
 }
 
+/// Where each row's upper lists start in the upper array (`usize::MAX`: the
+/// row has none), and that array's length: rows in order, `level × (1 + m)`
+/// words a row. The one definition of the layout, for building and loading.
+fn upper_layout(levels: &[u8], m: usize) -> (Vec<usize>, usize) {
+    let mut at = vec![usize::MAX; levels.len()];
+    let mut next = 0usize;
+    for (r, &lv) in levels.iter().enumerate() {
+        if lv != ABSENT && lv > 0 {
+            at[r] = next;
+            next += lv as usize * (m + 1);
+        }
+    }
+    (at, next)
+}
+
 /// A graph being built: every node's lists behind its own lock.
 struct Builder<'a> {
     space: Space<'a>,
@@ -319,8 +341,7 @@ impl Builder<'_> {
                 |r| r != q,
                 s,
             );
-            let mut found: Vec<Cand> = s.res.drain().map(|c| c.0).collect();
-            found.sort_unstable_by(|a, b| b.cmp(a));
+            let found = s.take_best();
             let chosen = select(self.space, &found, self.m);
             if let Some(list) = lock(&self.lists[q as usize]).get_mut(l) {
                 list.clone_from(&chosen);
@@ -371,8 +392,8 @@ impl Builder<'_> {
         let n = self.levels.len();
         let stride0 = self.m0 + 1;
         let mut base = vec![0u32; n * stride0];
-        let mut upper = Vec::new();
-        let mut upper_at = vec![usize::MAX; n];
+        let (upper_at, words) = upper_layout(&self.levels, self.m);
+        let mut upper = vec![0u32; words];
         for (r, lists) in self.lists.into_iter().enumerate() {
             let lists = lists.into_inner().unwrap_or_else(|e| e.into_inner());
             if let Some(l0) = lists.first() {
@@ -380,13 +401,10 @@ impl Builder<'_> {
                 slot[0] = l0.len() as u32;
                 slot[1..=l0.len()].copy_from_slice(l0);
             }
-            if lists.len() > 1 {
-                upper_at[r] = upper.len();
-                for l in &lists[1..] {
-                    upper.push(l.len() as u32);
-                    upper.extend_from_slice(l);
-                    upper.resize(upper.len() + self.m - l.len(), 0);
-                }
+            for (i, l) in lists.iter().enumerate().skip(1) {
+                let at = upper_at[r] + (i - 1) * (self.m + 1);
+                upper[at] = l.len() as u32;
+                upper[at + 1..=at + l.len()].copy_from_slice(l);
             }
         }
         let (entry, top) = self.top.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -559,8 +577,7 @@ impl Graph {
             }
             s.links = buf;
             search_layer(space, self, q, &[cur], ef.max(k), 0, allowed, s);
-            let mut found: Vec<Cand> = s.res.drain().map(|c| c.0).collect();
-            found.sort_unstable_by(|a, b| b.cmp(a));
+            let mut found = s.take_best();
             found.truncate(k);
             found.into_iter().map(|c| (c.r as usize, c.s)).collect()
         })
@@ -654,17 +671,14 @@ impl Graph {
         if at != bytes.len() {
             return Err(bad(format!("{} bytes after the graph", bytes.len() - at)));
         }
-        let mut upper_at = vec![usize::MAX; n];
-        let mut next = 0usize;
-        for (r, &lv) in levels.iter().enumerate() {
-            if lv != ABSENT && lv as usize > MAX_LEVEL {
-                return Err(bad(format!("row {r}: level {lv}")));
-            }
-            if lv != ABSENT && lv > 0 {
-                upper_at[r] = next;
-                next += lv as usize * (m + 1);
-            }
+        if let Some((r, lv)) = levels
+            .iter()
+            .enumerate()
+            .find(|(_, &lv)| lv != ABSENT && lv as usize > MAX_LEVEL)
+        {
+            return Err(bad(format!("row {r}: level {lv}")));
         }
+        let (upper_at, next) = upper_layout(&levels, m);
         if next != ulen {
             return Err(bad(format!(
                 "upper levels hold {ulen} words, the levels need {next}"

@@ -13,14 +13,26 @@ use std::sync::OnceLock;
 
 type Kernel = fn(&[f32], &[f32]) -> f32;
 
-static KERNEL: OnceLock<(Kernel, &'static str)> = OnceLock::new();
+/// Whether this CPU has AVX2 and FMA (detected once).
+fn avx2_fma() -> bool {
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    })
+}
 
-/// Lanes summed independently: four 8-wide or two 16-wide accumulators, so
-/// that consecutive fused multiply-adds do not wait on each other.
+/// Lanes summed independently by the portable loop, so that consecutive
+/// additions do not wait on each other.
 const LANES: usize = 32;
 
-#[inline(always)]
-fn dot_plain_body(a: &[f32], b: &[f32]) -> f32 {
+/// The portable loop (what the compiler makes of it for the build target).
+pub(crate) fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0f32; LANES];
@@ -82,22 +94,14 @@ fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
     ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7])) + tail
 }
 
-/// The portable loop (what the compiler makes of it for the build target).
-pub(crate) fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
-    dot_plain_body(a, b)
-}
-
 #[allow(unsafe_code)]
-fn pick() -> (Kernel, &'static str) {
+fn pick() -> Kernel {
     #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: AVX2 and FMA were detected on this CPU just above.
-            return (|a, b| unsafe { dot_avx2(a, b) }, "avx2+fma");
-        }
+    if avx2_fma() {
+        // SAFETY: `avx2_fma` found AVX2 and FMA on this CPU.
+        return |a, b| unsafe { dot_avx2(a, b) };
     }
-    (dot_portable, "portable")
+    dot_portable
 }
 
 #[inline(always)]
@@ -118,9 +122,8 @@ fn bias_gelu_avx2(x: &mut [f32], b: &[f32]) {
 #[allow(unsafe_code)]
 pub(crate) fn bias_gelu(x: &mut [f32], b: &[f32]) {
     #[cfg(target_arch = "x86_64")]
-    if kernel_name() == "avx2+fma" {
-        // SAFETY: `kernel_name` reports avx2+fma only after
-        // `is_x86_feature_detected!` found both on this CPU.
+    if avx2_fma() {
+        // SAFETY: `avx2_fma` found AVX2 and FMA on this CPU.
         unsafe { bias_gelu_avx2(x, b) };
         return;
     }
@@ -130,25 +133,30 @@ pub(crate) fn bias_gelu(x: &mut [f32], b: &[f32]) {
 /// `Σ a_i · b_i` over the shorter of the two slices.
 #[inline]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    (KERNEL.get_or_init(pick).0)(a, b)
+    static KERNEL: OnceLock<Kernel> = OnceLock::new();
+    (KERNEL.get_or_init(pick))(a, b)
 }
 
-/// The kernel [`dot`] uses on this CPU (`avx2+fma` or `portable`).
+/// The kernel [`dot`] and [`bias_gelu`] use on this CPU (`avx2+fma` or `portable`).
 pub(crate) fn kernel_name() -> &'static str {
-    KERNEL.get_or_init(pick).1
+    if avx2_fma() {
+        "avx2+fma"
+    } else {
+        "portable"
+    }
 }
 
-/// Asks the CPU to start loading the cache lines of `v` (a hint: no effect on
-/// results, and a no-op off x86-64).
+/// Asks the CPU to start loading the first four cache lines of `v` (a hint:
+/// no effect on results, and a no-op off x86-64).
 #[inline]
 #[allow(unsafe_code)]
-pub(crate) fn prefetch(v: &[f32], lines: usize) {
+pub(crate) fn prefetch(v: &[f32]) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         // One hint per 64-byte line, at most the first four lines (the rest
         // follows while the first are consumed).
-        for line in v.chunks(16).take(lines) {
+        for line in v.chunks(16).take(4) {
             // SAFETY: prefetching is a hint that never faults, whatever the
             // address; this one points into a live slice. SSE is part of the
             // x86-64 baseline, so the instruction always exists.
@@ -156,7 +164,7 @@ pub(crate) fn prefetch(v: &[f32], lines: usize) {
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (v, lines);
+    let _ = v;
 }
 
 #[cfg(test)]
@@ -185,8 +193,29 @@ mod tests {
     }
 
     #[test]
+    fn bias_gelu_is_gelu_of_the_sum() {
+        let b: Vec<f32> = (0..100).map(|i| (i as f32 - 50.0) / 10.0).collect();
+        let mut x: Vec<f32> = (0..100)
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) / 3.0)
+            .collect();
+        let want: Vec<f32> = x
+            .iter()
+            .zip(&b)
+            .map(|(v, c)| crate::bert::gelu(v + c))
+            .collect();
+        bias_gelu(&mut x, &b);
+        for (i, (got, want)) in x.iter().zip(&want).enumerate() {
+            assert!(
+                (got - want).abs() < 1e-6,
+                "{i}: {got} vs {want} ({})",
+                kernel_name()
+            );
+        }
+    }
+
+    #[test]
     fn prefetch_accepts_any_slice() {
-        prefetch(&[], 4);
-        prefetch(&[1.0; 1000], 100);
+        prefetch(&[]);
+        prefetch(&[1.0; 1000]);
     }
 }

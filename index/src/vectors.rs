@@ -14,7 +14,7 @@
 //!   (`x ≈ q · scale_d / 127`). Searches scan the compact copy and re-score
 //!   their best `rescore` × k candidates exactly from the f32 matrix.
 //! - `hnsw.bin` (optional): an HNSW graph over the rows ([`crate::hnsw`],
-//!   ADR 0004); deleted rows stay in it as waypoints, never in results.
+//!   ADR 0006); deleted rows stay in it as waypoints, never in results.
 //! - `config.json`: [`VectorConfig`] and the row count.
 //!
 //! Exact search batches queries: corpus (rows × d) · queries (d × q) as faer
@@ -739,19 +739,25 @@ impl VectorIndex {
         let rescore = if opts.rescore == 0 { 4 } else { opts.rescore };
         let quantized = self.config.storage != Storage::F32;
         let depth = if quantized { (k * rescore).max(40) } else { k };
+        // Rows to skip: deleted, or outside the filter.
+        let skip: Option<std::borrow::Cow<'_, [bool]>> = match mask {
+            None if self.live == self.ids.len() => None,
+            None => Some(std::borrow::Cow::Borrowed(&self.deleted)),
+            Some(m) => Some(std::borrow::Cow::Owned(
+                m.iter()
+                    .zip(&self.deleted)
+                    .map(|(&keep, &dead)| dead || !keep)
+                    .collect(),
+            )),
+        };
+        let skip = skip.as_deref();
         // A filter that keeps few rows leaves the graph walk wading through
         // rejected nodes: below 5 % of the live rows the exact scan is cheaper.
-        let selective = mask.is_some_and(|m| {
-            let kept = m
-                .iter()
-                .zip(&self.deleted)
-                .filter(|(&k, &d)| k && !d)
-                .count();
-            kept * 20 < self.live
-        });
+        let selective = mask.is_some()
+            && skip.is_some_and(|s| s.iter().filter(|&&x| !x).count() * 20 < self.live);
         let first = match (&self.hnsw, opts.exact || selective) {
-            (Some(g), false) => self.hnsw_search(g, queries, depth, mask, opts),
-            _ => self.scan(queries, depth, mask),
+            (Some(g), false) => self.hnsw_search(g, queries, depth, skip, opts),
+            _ => self.scan(queries, depth, skip),
         };
         if !quantized {
             return Ok(first);
@@ -774,7 +780,7 @@ impl VectorIndex {
         g: &Graph,
         queries: &[Vec<f32>],
         depth: usize,
-        mask: Option<&[bool]>,
+        skip: Option<&[bool]>,
         opts: SearchOptions,
     ) -> Vec<Vec<(usize, f32)>> {
         let ef = opts
@@ -786,24 +792,20 @@ impl VectorIndex {
             data: self.matrix.as_slice(),
             dim: self.dim,
         };
-        let n = self.ids.len();
-        let deleted = &self.deleted;
-        let one = |q: &Vec<f32>| match mask {
-            None if self.live == n => g.search(space, q, depth, ef, |_| true),
-            None => g.search(space, q, depth, ef, |r| !deleted[r as usize]),
-            Some(m) => g.search(space, q, depth, ef, |r| {
-                m[r as usize] && !deleted[r as usize]
-            }),
+        let one = |q: &Vec<f32>| match skip {
+            None => g.search(space, q, depth, ef, |_| true),
+            Some(s) => g.search(space, q, depth, ef, |r| !s[r as usize]),
         };
         queries.par_iter().map(one).collect()
     }
 
     /// Exact scan: blocks of rows × blocks of queries as matrix products.
+    /// `skip`: rows never returned (deleted or filtered out).
     fn scan(
         &self,
         queries: &[Vec<f32>],
         k: usize,
-        mask: Option<&[bool]>,
+        skip: Option<&[bool]>,
     ) -> Vec<Vec<(usize, f32)>> {
         let n = self.ids.len();
         let dim = self.dim;
@@ -814,17 +816,6 @@ impl VectorIndex {
         let step: Vec<f32> = match &self.compact {
             Compact::Int8 { scales, .. } => scales.iter().map(|s| s / 127.0).collect(),
             _ => Vec::new(),
-        };
-        // Rows to skip: deleted, or outside the filter.
-        let skip: Option<std::borrow::Cow<'_, [bool]>> = match mask {
-            None if self.live == n => None,
-            None => Some(std::borrow::Cow::Borrowed(&self.deleted)),
-            Some(m) => Some(std::borrow::Cow::Owned(
-                m.iter()
-                    .zip(&self.deleted)
-                    .map(|(&keep, &dead)| dead || !keep)
-                    .collect(),
-            )),
         };
         for block in queries.chunks(QUERY_BLOCK) {
             let flat: Vec<f32> = block.iter().flatten().copied().collect();
@@ -872,7 +863,7 @@ impl VectorIndex {
                             &copied
                         }
                     };
-                    match &skip {
+                    match skip {
                         None => {
                             for (i, &x) in col.iter().enumerate() {
                                 top.offer(x, start + i);
