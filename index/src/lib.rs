@@ -32,6 +32,7 @@ pub mod encoder;
 pub mod error;
 pub mod fusion;
 mod hnsw;
+mod huge;
 pub mod model;
 pub mod retriever;
 mod simd;

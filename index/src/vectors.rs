@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::hnsw::{Graph, Space};
+use crate::huge::HugeArray;
 
 const MAGIC: &[u8; 8] = b"HYVEC001";
 const MAGIC_F16: &[u8; 8] = b"HYVF1601";
@@ -82,6 +83,18 @@ pub struct HnswParams {
     pub ef_construction: usize,
     /// Candidate list while searching (`ef_search`, raised to k when smaller).
     pub ef_search: usize,
+    /// Beam on level 1 whose results all start the level-0 search (faiss's
+    /// `upper_beam`; 1 = the greedy descent of hnswlib and the paper). Read
+    /// as 16 from folders written before it existed.
+    #[serde(default = "default_upper_beam")]
+    pub upper_beam: usize,
+}
+
+/// The default level-1 beam (ADR 0008).
+pub const DEFAULT_UPPER_BEAM: usize = 16;
+
+fn default_upper_beam() -> usize {
+    DEFAULT_UPPER_BEAM
 }
 
 impl Default for HnswParams {
@@ -90,6 +103,7 @@ impl Default for HnswParams {
             m: 16,
             ef_construction: 200,
             ef_search: 100,
+            upper_beam: DEFAULT_UPPER_BEAM,
         }
     }
 }
@@ -103,9 +117,9 @@ impl HnswParams {
                 self.m
             )));
         }
-        if self.ef_construction == 0 || self.ef_search == 0 {
+        if self.ef_construction == 0 || self.ef_search == 0 || self.upper_beam == 0 {
             return Err(Error::InvalidArgument(
-                "HNSW ef_construction and ef_search must be positive".into(),
+                "HNSW ef_construction, ef_search and upper_beam must be positive".into(),
             ));
         }
         Ok(())
@@ -130,6 +144,8 @@ pub struct SearchOptions {
     pub exact: bool,
     /// Overrides the folder's `ef_search`.
     pub ef_search: Option<usize>,
+    /// Overrides the folder's `upper_beam` (0 or 1: greedy descent).
+    pub upper_beam: Option<usize>,
     /// Candidates re-scored from f32 per result with f16/int8 storage
     /// (0 = the default, 4).
     pub rescore: usize,
@@ -142,9 +158,12 @@ struct FolderMeta {
     config: VectorConfig,
 }
 
-/// The f32 matrix: memory-mapped from `vectors.bin`, or owned while building.
+/// The f32 matrix: memory-mapped from `vectors.bin`; copied into memory
+/// advised for huge pages when a graph walks it (ADR 0008); owned while
+/// building.
 enum Matrix {
     Mapped(memmap2::Mmap),
+    Resident(HugeArray<f32>),
     Owned(Vec<f32>),
 }
 
@@ -153,6 +172,7 @@ impl Matrix {
         match self {
             // Checked to be aligned and whole in `map_matrix`.
             Self::Mapped(m) => bytemuck::try_cast_slice(&m[HEADER..]).unwrap_or(&[]),
+            Self::Resident(a) => a,
             Self::Owned(v) => v,
         }
     }
@@ -537,6 +557,11 @@ impl VectorIndex {
                 Some(g)
             }
         };
+        // A graph walks the matrix at random: keep it in huge pages (ADR 0008).
+        let matrix = match (&hnsw, matrix) {
+            (Some(_), m @ Matrix::Mapped(_)) => Matrix::Resident(HugeArray::copy_of(m.as_slice())),
+            (_, m) => m,
+        };
         Ok(Self {
             dir: dir.to_path_buf(),
             ids,
@@ -788,13 +813,17 @@ impl VectorIndex {
             .or(self.config.hnsw.map(|p| p.ef_search))
             .unwrap_or(100)
             .max(depth);
+        let beam = opts
+            .upper_beam
+            .or(self.config.hnsw.map(|p| p.upper_beam))
+            .unwrap_or(DEFAULT_UPPER_BEAM);
         let space = Space {
             data: self.matrix.as_slice(),
             dim: self.dim,
         };
         let one = |q: &Vec<f32>| match skip {
-            None => g.search(space, q, depth, ef, |_| true),
-            Some(s) => g.search(space, q, depth, ef, |r| !s[r as usize]),
+            None => g.search(space, q, depth, ef, beam, |_| true),
+            Some(s) => g.search(space, q, depth, ef, beam, |r| !s[r as usize]),
         };
         queries.par_iter().map(one).collect()
     }
@@ -1053,6 +1082,7 @@ mod tests {
                 m: 16,
                 ef_construction: 100,
                 ef_search: 64,
+                upper_beam: 8,
             }),
         };
         build(dir.path(), &vecs, cfg);
@@ -1092,6 +1122,20 @@ mod tests {
             )
             .unwrap();
         assert_eq!(rows(&exact[0]), brute(&vecs, &queries[0], 10, |_| true));
+        // hnswlib's greedy descent (a level-1 beam of 1) stays available.
+        let greedy = idx
+            .search_batch(
+                &queries,
+                10,
+                None,
+                SearchOptions {
+                    upper_beam: Some(1),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let (recall1, _) = recall10(&vecs, &queries, &greedy);
+        assert!(recall1 >= 0.85, "recall with greedy descent {recall1}");
         // Concurrent searches with different ef_search each get their own.
         let with_ef = |ef: usize| {
             idx.search_batch(
@@ -1126,6 +1170,16 @@ mod tests {
         }
         .validate()
         .is_err());
+        assert!(HnswParams {
+            upper_beam: 0,
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
+        // Folders written before `upper_beam` existed read it as the default.
+        let old: HnswParams =
+            serde_json::from_str(r#"{"m": 16, "ef_construction": 200, "ef_search": 100}"#).unwrap();
+        assert_eq!(old.upper_beam, DEFAULT_UPPER_BEAM);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Subcommand;
 
 use super::data::{run_generate, GenerateArgs};
@@ -47,6 +47,10 @@ pub struct VectorBenchArgs {
     /// HNSW ef_search values to measure (recall@10 and QPS at k = 10).
     #[arg(long, default_value = "16,32,64,128")]
     pub ef_search: String,
+    /// HNSW level-1 beams to measure, each over every ef_search (the first
+    /// is reported as `curve`; 1 = hnswlib's greedy descent).
+    #[arg(long, default_value = "16,1")]
+    pub upper_beam: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -252,7 +256,7 @@ fn bench_eval(a: &EvalBenchArgs) -> Result<()> {
 
 /// Reads a 2-d float32 `.npy` (C order) as rows.
 pub fn read_npy(path: &std::path::Path) -> Result<Vec<Vec<f32>>> {
-    use anyhow::{bail, Context};
+    use anyhow::bail;
     let b = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     if b.len() < 10 || &b[..6] != b"\x93NUMPY" {
         bail!("{}: not a .npy file", path.display());
@@ -362,6 +366,7 @@ fn bench_vectors(a: &VectorBenchArgs) -> Result<()> {
         m: a.m,
         ef_construction: a.ef_construction,
         ef_search: 64,
+        upper_beam: hyrank_index::vectors::DEFAULT_UPPER_BEAM,
     };
     let dir = a.dir.join("hnsw");
     let t = Instant::now();
@@ -381,27 +386,42 @@ fn bench_vectors(a: &VectorBenchArgs) -> Result<()> {
     // One search thread, as hnswlib's `knn_query(num_threads=1)`: the batch
     // would otherwise be split over the rayon pool.
     let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
-    let mut curve = Vec::new();
-    for ef in a.ef_search.split(',') {
-        let ef: usize = ef.trim().parse()?;
-        let opts = SearchOptions {
-            ef_search: Some(ef),
-            ..Default::default()
-        };
-        let mut best = f64::INFINITY;
-        let mut hits = Vec::new();
-        for _ in 0..3 {
-            let t = Instant::now();
-            hits = one_thread.install(|| idx.search_batch(&queries, 10, None, opts))?;
-            best = best.min(t.elapsed().as_secs_f64());
+    let parse = |list: &str, what: &str| -> Result<Vec<usize>> {
+        list.split(',')
+            .map(|x| {
+                x.trim()
+                    .parse::<usize>()
+                    .with_context(|| format!("{what}: {x:?} is not a count"))
+            })
+            .collect()
+    };
+    let efs = parse(&a.ef_search, "--ef-search")?;
+    let mut curves = Vec::new();
+    for beam in parse(&a.upper_beam, "--upper-beam")? {
+        let mut curve = Vec::new();
+        for &ef in &efs {
+            let opts = SearchOptions {
+                ef_search: Some(ef),
+                upper_beam: Some(beam),
+                ..Default::default()
+            };
+            let mut best = f64::INFINITY;
+            let mut hits = Vec::new();
+            for _ in 0..3 {
+                let t = Instant::now();
+                hits = one_thread.install(|| idx.search_batch(&queries, 10, None, opts))?;
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            curve.push(serde_json::json!({
+                "ef_search": ef, "qps": queries.len() as f64 / best, "recall_at_10": recall_at(&truth10, &hits, 10)
+            }));
         }
-        curve.push(serde_json::json!({
-            "ef_search": ef, "qps": queries.len() as f64 / best, "recall_at_10": recall_at(&truth10, &hits, 10)
-        }));
+        curves.push(serde_json::json!({"upper_beam": beam, "curve": curve}));
     }
+    let curve = curves.first().map(|c| c["curve"].clone());
     out.insert(
         "hnsw".into(),
-        serde_json::json!({"m": a.m, "ef_construction": a.ef_construction, "build_s": build_s, "open_s": open_s, "search_threads": 1, "simd": idx.hnsw_hardware(), "curve": curve}),
+        serde_json::json!({"m": a.m, "ef_construction": a.ef_construction, "build_s": build_s, "open_s": open_s, "search_threads": 1, "simd": idx.hnsw_hardware(), "curve": curve, "curves": curves}),
     );
     println!("{}", serde_json::Value::Object(out));
     Ok(())

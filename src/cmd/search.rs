@@ -79,6 +79,11 @@ pub struct VectorArgs {
     /// --ef-search` overrides it).
     #[arg(long, default_value_t = 100)]
     pub ef_search: usize,
+    /// HNSW level-1 beam whose results all start the level-0 search (1 =
+    /// hnswlib's greedy descent; stored; `hyrank search --upper-beam`
+    /// overrides it).
+    #[arg(long, default_value_t = hyrank_index::vectors::DEFAULT_UPPER_BEAM)]
+    pub upper_beam: usize,
 }
 
 impl VectorArgs {
@@ -93,6 +98,7 @@ impl VectorArgs {
                 m: self.hnsw_m,
                 ef_construction: self.ef_construction,
                 ef_search: self.ef_search,
+                upper_beam: self.upper_beam,
             }),
         }
     }
@@ -205,6 +211,10 @@ pub struct SearchArgs {
     /// HNSW candidate list for this search (default: the one stored at build).
     #[arg(long)]
     pub ef_search: Option<usize>,
+    /// HNSW level-1 beam for this search (default: the one stored at build;
+    /// 1 = greedy descent).
+    #[arg(long)]
+    pub upper_beam: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -371,8 +381,12 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
     if a.ef_search == Some(0) {
         bail!("--ef-search must be > 0");
     }
+    if a.upper_beam == Some(0) {
+        bail!("--upper-beam must be > 0");
+    }
     index.search_options.exact = a.exact;
     index.search_options.ef_search = a.ef_search;
+    index.search_options.upper_beam = a.upper_beam;
     let index = Arc::new(index);
     let r = retriever(&a, Arc::clone(&index))?;
     let filter = Filter {
