@@ -110,6 +110,14 @@ impl Encoder {
         let text = std::fs::read_to_string(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
         let bert: Config = serde_json::from_str(&text)
             .map_err(|e| model_err(&cfg_path, format!("not a BERT config: {e}")))?;
+        if config.max_tokens > bert.max_position_embeddings {
+            return Err(Error::InvalidArgument(format!(
+                "max_tokens {} is more than the {} positions of the model ({})",
+                config.max_tokens,
+                bert.max_position_embeddings,
+                cfg_path.display()
+            )));
+        }
         let tok_path = dir.join("tokenizer.json");
         let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| model_err(&tok_path, e))?;
         tokenizer.with_padding(Some(PaddingParams {
@@ -195,7 +203,9 @@ impl Encoder {
                     .iter()
                     .map(|e| {
                         let n = e.get_attention_mask().iter().filter(|&&m| m != 0).count();
-                        &e.get_ids()[..n.min(bert.max_tokens())]
+                        // At most max_tokens (the tokenizer truncates), which
+                        // `load` checked against the position table.
+                        &e.get_ids()[..n]
                     })
                     .collect();
                 bert.embed(&seqs).map_err(|e| Error::Model {
@@ -415,6 +425,20 @@ mod tests {
     fn broken_model_files_are_named() {
         let dir = tempfile::tempdir().unwrap();
         testing::write_tiny_bert(dir.path(), WORDS).unwrap();
+        // Longer sentences than the position table are refused at load,
+        // for either backend.
+        for backend in [EncoderBackend::Fused, EncoderBackend::Candle] {
+            let cfg = EncoderConfig {
+                max_tokens: 600,
+                backend,
+                ..EncoderConfig::default()
+            };
+            let e = Encoder::load(dir.path(), cfg).unwrap_err().to_string();
+            assert!(
+                e.contains("600") && e.contains("512") && e.contains("config.json"),
+                "{e}"
+            );
+        }
         std::fs::write(dir.path().join("model.safetensors"), b"not safetensors").unwrap();
         let e = Encoder::load(dir.path(), EncoderConfig::default())
             .unwrap_err()
