@@ -410,10 +410,39 @@ fn index_search_and_embed_with_a_tiny_model() {
         "--json",
         "lamp",
     ]);
+    let greedy = ok(&[
+        "search",
+        "--index",
+        i,
+        "--model-dir",
+        m,
+        "--mode",
+        "dense",
+        "--ef-search",
+        "200",
+        "--upper-beam",
+        "1",
+        "--json",
+        "lamp",
+    ]);
     let top = |s: &str| {
         serde_json::from_str::<serde_json::Value>(s).unwrap()["results"][0]["doc"].clone()
     };
     assert_eq!(top(&exact), top(&approx));
+    assert_eq!(top(&exact), top(&greedy));
+    let e = fails(&[
+        "search",
+        "--index",
+        i,
+        "--model-dir",
+        m,
+        "--mode",
+        "dense",
+        "--upper-beam",
+        "0",
+        "lamp",
+    ]);
+    assert!(e.contains("--upper-beam must be > 0"), "{e}");
 
     let out = ok(&[
         "search",
