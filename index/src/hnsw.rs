@@ -88,8 +88,10 @@ impl Ord for Cand {
 /// row: a row is visited when its tag equals the current epoch).
 #[derive(Default)]
 struct Scratch {
-    tags: Vec<u32>,
-    epoch: u32,
+    /// 16-bit tags: half the cache footprint of 32-bit ones (200 KB for
+    /// 100k rows), cleared once every 65,535 searches.
+    tags: Vec<u16>,
+    epoch: u16,
     cand: BinaryHeap<Cand>,
     res: BinaryHeap<Reverse<Cand>>,
     links: Vec<u32>,
@@ -144,6 +146,8 @@ fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
 trait Links {
     /// Replaces `out` with the neighbours of `r` on `level`.
     fn neighbours(&self, r: u32, level: usize, out: &mut Vec<u32>);
+    /// Hints that the neighbours of `r` on `level` will be read soon.
+    fn prefetch(&self, _r: u32, _level: usize) {}
 }
 
 /// Beam search on one level (Algorithm 2). Leaves the best `ef` allowed rows
@@ -182,6 +186,10 @@ fn search_layer<L: Links, A: Fn(u32) -> bool>(
             break;
         }
         links.neighbours(c.r, level, &mut nbs);
+        // The next candidate's list, while this one's neighbours are scored.
+        if let Some(next) = s.cand.peek() {
+            links.prefetch(next.r, level);
+        }
         // Unvisited neighbours only; their first cache lines requested
         // before the first distance (a 384-d row is 24 lines; the hardware
         // prefetcher follows the rest). Measured against prefetching whole
@@ -456,6 +464,13 @@ impl Links for Graph {
     fn neighbours(&self, r: u32, level: usize, out: &mut Vec<u32>) {
         out.clear();
         out.extend_from_slice(self.list(r, level));
+    }
+    #[inline]
+    fn prefetch(&self, r: u32, level: usize) {
+        if level == 0 {
+            let s = r as usize * (self.m0 + 1);
+            prefetch(&self.base[s..(s + self.m0 + 1).min(self.base.len())]);
+        }
     }
 }
 
@@ -816,6 +831,17 @@ mod tests {
             total += truth.len();
         }
         hit as f64 / total as f64
+    }
+
+    #[test]
+    fn visited_tags_survive_the_epoch_wrapping() {
+        let mut s = Scratch::default();
+        for i in 0..70_000u32 {
+            s.reset(10);
+            let r = i % 10;
+            assert!(s.visit(r), "search {i}: row {r} seen before it was visited");
+            assert!(!s.visit(r));
+        }
     }
 
     #[test]

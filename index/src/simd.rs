@@ -150,13 +150,13 @@ pub(crate) fn kernel_name() -> &'static str {
 /// no effect on results, and a no-op off x86-64).
 #[inline]
 #[allow(unsafe_code)]
-pub(crate) fn prefetch(v: &[f32]) {
+pub(crate) fn prefetch<T>(v: &[T]) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         // One hint per 64-byte line, at most the first four lines (the rest
         // follows while the first are consumed).
-        for line in v.chunks(16).take(4) {
+        for line in v.chunks((64 / size_of::<T>().max(1)).max(1)).take(4) {
             // SAFETY: prefetching is a hint that never faults, whatever the
             // address; this one points into a live slice. SSE is part of the
             // x86-64 baseline, so the instruction always exists.
@@ -215,7 +215,8 @@ mod tests {
 
     #[test]
     fn prefetch_accepts_any_slice() {
-        prefetch(&[]);
-        prefetch(&[1.0; 1000]);
+        prefetch::<f32>(&[]);
+        prefetch(&[1.0f32; 1000]);
+        prefetch(&[7u32; 33]);
     }
 }
