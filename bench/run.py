@@ -91,6 +91,16 @@ def sh(cmd, **env):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def alternate(c1, c2, n=2):
+    """Runs two commands n times, alternating (this shared machine drifts by
+    ±20 % from minute to minute); returns each command's list of results."""
+    a, b = [], []
+    for _ in range(n):
+        a.append(sh(c1))
+        b.append(sh(c2))
+    return a, b
+
+
 def cmdline(cmd):
     return " ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd)
 
@@ -173,13 +183,9 @@ def retrieval_section():
           "--dir", os.path.join(out_dir, "bench-vectors"), "--k", "100", "--m", "16", "--ef-construction", "200", "--ef-search", efs,
           "--upper-beam", "16,1"]
     c2 = [PY, os.path.join(ROOT, "bench", "vectors_peer.py"), vec, "100", "16", "200", efs, str(THREADS)]
-    # Two alternating runs a side (this shared 2-core machine varies by ±20 %
-    # from minute to minute); each side keeps its run with the higher QPS
-    # summed over the curve, recall and QPS from that same run.
-    runs_h, runs_p = [], []
-    for _ in range(2):
-        runs_h.append(sh(c1))
-        runs_p.append(sh(c2))
+    # Each side keeps its run with the higher QPS summed over the curves,
+    # recall and QPS from that same run.
+    runs_h, runs_p = alternate(c1, c2)
     total = lambda r: sum(c["qps"] for cs in r["hnsw"].get("curves", [r["hnsw"]]) for c in cs["curve"])
     h, p = dict(max(runs_h, key=total)), dict(max(runs_p, key=total))
     # The exact scans: each side's best of its two runs, likewise.
@@ -237,10 +243,7 @@ def retrieval_section():
     c1 = [HYRANK, "bench", "search", "--index", idx, "--queries", queries, "--n", "1000", "--k", "100", "--model-dir", MODEL]
     c2 = [PY, os.path.join(ROOT, "bench", "bm25_peer.py"), catalog, queries, "1000", "100", os.path.join(out_dir, "bench-tantivy-py")]
     # Two alternating runs a side, each side's faster (by BM25 mean) kept.
-    runs_h, runs_t = [], []
-    for _ in range(2):
-        runs_h.append(sh(c1))
-        runs_t.append(sh(c2))
+    runs_h, runs_t = alternate(c1, c2)
     h = min(runs_h, key=lambda r: r["latency"]["bm25"]["mean_ms"])
     t = min(runs_t, key=lambda r: r["mean_ms"])
     cmds += [c1, c2]

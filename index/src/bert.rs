@@ -7,8 +7,10 @@
 //!   over it and attention runs per sentence over its own tokens, so no work
 //!   is spent on padding and no attention mask is needed. (With padding and a
 //!   mask, the real tokens' outputs are the same: masked keys get weight 0.)
-//! - **Matrix products on faer** (`W · Xᵀ` over the whole batch, threads from
-//!   rayon), the query, key and value projections fused into one product.
+//! - **Matrix products on faer** (`W · Xᵀ`, the weights stored column-major
+//!   once), the query, key and value projections fused into one product.
+//!   With several threads the batch is cut into one run of sentences a
+//!   thread, each run through the whole pass with single-threaded products.
 //! - **Fused element-wise work:** bias + GELU in one pass, residual + layer
 //!   norm in one pass; GELU's `erf` is a rational approximation (Eigen's, max
 //!   absolute error 4e-7 in f32) that the compiler vectorises, where candle

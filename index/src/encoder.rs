@@ -31,16 +31,27 @@ pub enum EncoderBackend {
     Candle,
 }
 
+impl EncoderBackend {
+    /// Its name (`fused`, `candle`): what [`str::parse`] reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Fused => "fused",
+            Self::Candle => "candle",
+        }
+    }
+}
+
 impl std::str::FromStr for EncoderBackend {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "fused" => Ok(Self::Fused),
-            "candle" => Ok(Self::Candle),
-            _ => Err(Error::InvalidArgument(format!(
-                "unknown encoder backend {s:?} (expected fused or candle)"
-            ))),
-        }
+        [Self::Fused, Self::Candle]
+            .into_iter()
+            .find(|b| b.name() == s)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "unknown encoder backend {s:?} (expected fused or candle)"
+                ))
+            })
     }
 }
 
@@ -159,6 +170,11 @@ impl Encoder {
             model_id,
             dir: dir.to_path_buf(),
         })
+    }
+
+    /// The forward pass in use.
+    pub fn backend(&self) -> EncoderBackend {
+        self.config.backend
     }
 
     /// Embedding size.
@@ -417,7 +433,10 @@ mod tests {
                 texts[i]
             );
         }
-        assert!("candle".parse::<EncoderBackend>().is_ok());
+        assert_eq!(candle.backend(), EncoderBackend::Candle);
+        for b in [EncoderBackend::Fused, EncoderBackend::Candle] {
+            assert_eq!(b.name().parse::<EncoderBackend>().unwrap(), b);
+        }
         assert!("onnx".parse::<EncoderBackend>().is_err());
     }
 

@@ -468,8 +468,7 @@ impl Links for Graph {
     #[inline]
     fn prefetch(&self, r: u32, level: usize) {
         if level == 0 {
-            let s = r as usize * (self.m0 + 1);
-            prefetch(&self.base[s..(s + self.m0 + 1).min(self.base.len())]);
+            prefetch(self.slot0(r as usize));
         }
     }
 }
@@ -551,14 +550,20 @@ impl Graph {
         self.levels.get(r).is_some_and(|&l| l != ABSENT)
     }
 
+    /// Row `r`'s level-0 slot: `[count, link × m0]`.
+    #[inline]
+    fn slot0(&self, r: usize) -> &[u32] {
+        let s = r * (self.m0 + 1);
+        &self.base[s..s + self.m0 + 1]
+    }
+
     /// The links of `r` on `level` (empty when `r` has no such level).
     #[inline]
     fn list(&self, r: u32, level: usize) -> &[u32] {
         let r = r as usize;
         if level == 0 {
-            let s = r * (self.m0 + 1);
-            let n = self.base[s] as usize;
-            return &self.base[s + 1..s + 1 + n];
+            let slot = self.slot0(r);
+            return &slot[1..=slot[0] as usize];
         }
         let at = self.upper_at[r];
         if at == usize::MAX || level > self.levels[r] as usize {
@@ -751,14 +756,14 @@ impl Graph {
         for r in 0..n {
             let lv = self.levels[r];
             if lv == ABSENT {
-                if self.base[r * (self.m0 + 1)] != 0 {
+                if self.slot0(r)[0] != 0 {
                     return Err(format!("row {r} is not in the graph but has links"));
                 }
                 continue;
             }
             for l in 0..=lv as usize {
                 let (cap, count) = if l == 0 {
-                    (self.m0, self.base[r * (self.m0 + 1)] as usize)
+                    (self.m0, self.slot0(r)[0] as usize)
                 } else {
                     (
                         self.m,

@@ -464,7 +464,7 @@ fn bench_encode(a: &EncodeBenchArgs) -> Result<()> {
         "{}",
         serde_json::json!({
             "sentences": texts.len(), "batch_size": a.batch_size, "threads": rayon_threads(),
-            "backend": std::env::var("HYRANK_ENCODER").ok().filter(|v| !v.is_empty()).unwrap_or_else(|| "fused".into()),
+            "backend": enc.backend().name(),
             "seconds": best, "sentences_per_s": texts.len() as f64 / best, "machine": machine(),
         })
     );

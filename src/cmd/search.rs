@@ -371,6 +371,12 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
     if a.k == 0 {
         bail!("--k must be > 0");
     }
+    if a.ef_search == Some(0) {
+        bail!("--ef-search must be > 0");
+    }
+    if a.upper_beam == Some(0) {
+        bail!("--upper-beam must be > 0");
+    }
     let encoder = if a.mode == Mode::Bm25 {
         None
     } else {
@@ -378,12 +384,6 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
     };
     let mut index = SearchIndex::open(&a.index, encoder)
         .with_context(|| format!("opening index {}", a.index.display()))?;
-    if a.ef_search == Some(0) {
-        bail!("--ef-search must be > 0");
-    }
-    if a.upper_beam == Some(0) {
-        bail!("--upper-beam must be > 0");
-    }
     index.search_options.exact = a.exact;
     index.search_options.ef_search = a.ef_search;
     index.search_options.upper_beam = a.upper_beam;
