@@ -9,17 +9,20 @@
 //! index under a temporary name and renames it into place; updates go through
 //! tantivy's own atomic commits.
 
+use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use hyrank_data::{DocId, Product};
 use tantivy::collector::{DocSetCollector, TopDocs};
+use tantivy::index::SegmentId;
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TantivyDocument, TextFieldIndexing, TextOptions, Value, FAST,
     INDEXED, STORED, STRING,
 };
-use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, Term};
 
 use crate::error::{Error, Result};
 
@@ -142,10 +145,108 @@ fn to_doc(f: &Fields, p: &Product) -> TantivyDocument {
     d
 }
 
+/// The product id of every document of one segment, in doc order (deleted
+/// documents included), kept in memory so that a search reads its hits' ids
+/// without decompressing a doc-store block per hit. About id length + 8 bytes
+/// a document.
+#[derive(Debug)]
+struct SegmentIds {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl SegmentIds {
+    fn read(segment: &tantivy::SegmentReader, field: Field, dir: &Path) -> Result<Self> {
+        let store = segment.get_store_reader(1).map_err(|e| Error::io(dir, e))?;
+        let mut text = String::new();
+        let mut ends = Vec::with_capacity(segment.max_doc() as usize);
+        // No alive bitset: every stored document, in doc order, so that the
+        // position is the doc id.
+        for d in store.iter::<TantivyDocument>(None) {
+            let d = d?;
+            let id = d
+                .get_first(field)
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| no_id(dir))?;
+            text.push_str(id);
+            ends.push(text.len());
+        }
+        if ends.len() != segment.max_doc() as usize {
+            return Err(Error::Corrupt {
+                path: dir.to_path_buf(),
+                message: format!(
+                    "segment {} stores {} documents but holds {}",
+                    segment.segment_id().short_uuid_string(),
+                    ends.len(),
+                    segment.max_doc()
+                ),
+            });
+        }
+        Ok(Self { text, ends })
+    }
+
+    fn get(&self, doc: u32) -> Option<&str> {
+        let i = doc as usize;
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.text.get(start..end)
+    }
+}
+
+fn no_id(dir: &Path) -> Error {
+    Error::Corrupt {
+        path: dir.to_path_buf(),
+        message: "a document has no id".into(),
+    }
+}
+
+/// One searcher generation and the ids of its segments (by segment ordinal).
+struct Snapshot {
+    searcher: Searcher,
+    ids: Vec<Arc<SegmentIds>>,
+}
+
+impl Snapshot {
+    /// Reads the ids of the reader's current segments, reusing those of
+    /// `previous` for segments it already had (a segment never changes; its
+    /// deleted documents are never returned by a search).
+    fn new(
+        reader: &IndexReader,
+        field: Field,
+        dir: &Path,
+        previous: Option<&Self>,
+    ) -> Result<Self> {
+        let searcher = reader.searcher();
+        let mut known: HashMap<SegmentId, Arc<SegmentIds>> = HashMap::new();
+        if let Some(p) = previous {
+            for (s, ids) in p.searcher.segment_readers().iter().zip(&p.ids) {
+                known.insert(s.segment_id(), Arc::clone(ids));
+            }
+        }
+        let ids = searcher
+            .segment_readers()
+            .iter()
+            .map(|s| match known.get(&s.segment_id()) {
+                Some(ids) => Ok(Arc::clone(ids)),
+                None => SegmentIds::read(s, field, dir).map(Arc::new),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { searcher, ids })
+    }
+
+    fn id(&self, addr: tantivy::DocAddress, dir: &Path) -> Result<&str> {
+        self.ids
+            .get(addr.segment_ord as usize)
+            .and_then(|s| s.get(addr.doc_id))
+            .ok_or_else(|| no_id(dir))
+    }
+}
+
 /// The BM25 index.
 pub struct Bm25Index {
     index: Index,
     reader: IndexReader,
+    snapshot: Snapshot,
     fields: Fields,
     parser: QueryParser,
     dir: PathBuf,
@@ -218,9 +319,11 @@ impl Bm25Index {
         parser.set_field_boost(fields.description, boosts.description);
         parser.set_field_boost(fields.brand, boosts.brand);
         parser.set_field_boost(fields.category, boosts.category);
+        let snapshot = Snapshot::new(&reader, fields.id, dir, None)?;
         Ok(Self {
             index,
             reader,
+            snapshot,
             fields,
             parser,
             dir: dir.to_path_buf(),
@@ -238,12 +341,18 @@ impl Bm25Index {
         }
         w.commit()?;
         self.reader.reload()?;
+        self.snapshot = Snapshot::new(
+            &self.reader,
+            self.fields.id,
+            &self.dir,
+            Some(&self.snapshot),
+        )?;
         Ok(())
     }
 
     /// Number of live documents.
     pub fn len(&self) -> u64 {
-        self.reader.searcher().num_docs()
+        self.snapshot.searcher.num_docs()
     }
 
     /// True when empty.
@@ -303,26 +412,18 @@ impl Bm25Index {
             }
             Box::new(BooleanQuery::new(clauses))
         };
-        let searcher = self.reader.searcher();
-        let top = searcher.search(&query, &TopDocs::with_limit(k).order_by_score())?;
-        let mut out = Vec::with_capacity(top.len());
-        for (score, addr) in top {
-            let d: TantivyDocument = searcher.doc(addr)?;
-            let id = d
-                .get_first(self.fields.id)
-                .and_then(|v| v.as_str())
-                .ok_or_else(|| Error::Corrupt {
-                    path: self.dir.clone(),
-                    message: "a document has no id".into(),
-                })?;
-            out.push((DocId(id.to_owned()), score));
-        }
-        Ok(out)
+        let snap = &self.snapshot;
+        let top = snap
+            .searcher
+            .search(&query, &TopDocs::with_limit(k).order_by_score())?;
+        top.into_iter()
+            .map(|(score, addr)| Ok((DocId(snap.id(addr, &self.dir)?.to_owned()), score)))
+            .collect()
     }
 
     /// The stored title of a product.
     pub fn title(&self, id: &DocId) -> Result<Option<String>> {
-        let searcher = self.reader.searcher();
+        let searcher = &self.snapshot.searcher;
         let q = TermQuery::new(
             Term::from_field_text(self.fields.id, id.as_str()),
             IndexRecordOption::Basic,
@@ -339,22 +440,17 @@ impl Bm25Index {
 
     /// Ids of every product that passes `filter` (for filtering other retrievers).
     pub fn filtered_ids(&self, filter: &Filter) -> Result<std::collections::HashSet<String>> {
-        let searcher = self.reader.searcher();
+        let snap = &self.snapshot;
         let clauses = self.filter_queries(filter);
         let query: Box<dyn Query> = if clauses.is_empty() {
             Box::new(tantivy::query::AllQuery)
         } else {
             Box::new(BooleanQuery::new(clauses))
         };
-        let docs = searcher.search(&query, &DocSetCollector)?;
-        let mut out = std::collections::HashSet::with_capacity(docs.len());
-        for addr in docs {
-            let d: TantivyDocument = searcher.doc(addr)?;
-            if let Some(id) = d.get_first(self.fields.id).and_then(|v| v.as_str()) {
-                out.insert(id.to_owned());
-            }
-        }
-        Ok(out)
+        let docs = snap.searcher.search(&query, &DocSetCollector)?;
+        docs.into_iter()
+            .map(|addr| Ok(snap.id(addr, &self.dir)?.to_owned()))
+            .collect()
     }
 }
 
@@ -401,6 +497,15 @@ mod tests {
                 120.0,
             ),
         ]
+    }
+
+    /// The ids of the top 10 for `q`, unfiltered.
+    fn ids(idx: &Bm25Index, q: &str) -> Vec<String> {
+        idx.search(q, 10, &Filter::default())
+            .unwrap()
+            .into_iter()
+            .map(|h| h.0 .0)
+            .collect()
     }
 
     #[test]
@@ -457,12 +562,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(idx.len(), 3);
-        let hits: Vec<String> = idx
-            .search("sofa", 10, &Filter::default())
-            .unwrap()
-            .into_iter()
-            .map(|h| h.0 .0)
-            .collect();
+        let hits = ids(&idx, "sofa");
         assert_eq!(hits.len(), 2);
         assert!(hits.contains(&"4".to_owned()) && !hits.contains(&"2".to_owned()));
 
@@ -478,5 +578,66 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("meta.json"));
+    }
+
+    /// The in-memory id table follows every commit: each hit's id is the id
+    /// stored with its title, segments a commit left alone keep their table,
+    /// and a reopened index reads the same ids.
+    #[test]
+    fn ids_follow_segments_through_updates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bm25");
+        let mut idx = Bm25Index::build(&path, catalogue(), FieldBoosts::default()).unwrap();
+        // Each added product has a word of its own: searching it must give
+        // back exactly that product's id, whichever segment holds it.
+        let check = |idx: &Bm25Index, live: &[usize]| {
+            for &n in live {
+                let hits = idx
+                    .search(&format!("tag{n}"), 10, &Filter::default())
+                    .unwrap();
+                let found: Vec<&str> = hits.iter().map(|h| h.0.as_str()).collect();
+                assert_eq!(found, vec![n.to_string()], "tag{n}");
+            }
+            let kettle = idx.search("ka-1240", 1, &Filter::default()).unwrap();
+            assert_eq!(kettle[0].0.as_str(), "3");
+        };
+        for n in 5..9 {
+            let p = product(
+                &n.to_string(),
+                &format!("Sofa lamp tag{n}"),
+                &["Furniture"],
+                "Mira",
+                10.0,
+            );
+            let before: Vec<_> = idx.snapshot.ids.iter().map(Arc::clone).collect();
+            idx.update(&[p], &[]).unwrap();
+            // Every earlier segment kept its table (a commit adds one segment;
+            // the merge policy does not merge segments this small this soon).
+            let kept = before
+                .iter()
+                .filter(|b| idx.snapshot.ids.iter().any(|a| Arc::ptr_eq(a, b)))
+                .count();
+            assert_eq!(kept, before.len(), "commit {n}");
+            check(&idx, &(5..=n).collect::<Vec<_>>());
+        }
+        assert!(idx.snapshot.ids.len() >= 2);
+        let hits = idx.search("sofa lamp", 10, &Filter::default()).unwrap();
+        let found: Vec<&str> = hits.iter().map(|h| h.0.as_str()).collect();
+        for n in ["5", "6", "7", "8"] {
+            assert!(found.contains(&n), "{n} missing from {found:?}");
+        }
+        let reopened = Bm25Index::open(&path, FieldBoosts::default()).unwrap();
+        assert_eq!(
+            reopened
+                .search("sofa lamp", 10, &Filter::default())
+                .unwrap(),
+            hits
+        );
+        // Deleting replaces nothing in the tables but the hit is gone.
+        idx.update(&[], &[DocId("6".into())]).unwrap();
+        let left = ids(&idx, "sofa lamp");
+        assert!(!left.contains(&"6".to_owned()) && left.contains(&"7".to_owned()));
+        check(&idx, &[5, 7, 8]);
+        check(&reopened, &[5, 6, 7, 8]);
     }
 }

@@ -480,7 +480,9 @@ fn bench_search(a: &SearchBenchArgs) -> Result<()> {
     let queries = read_queries(&a.queries)?;
     let queries = &queries[..queries.len().min(a.n)];
     let enc = super::search::load_encoder(a.model_dir.as_deref(), 32)?;
+    let t = Instant::now();
     let mut index = SearchIndex::open(&a.index, Some(enc))?;
+    let open_s = t.elapsed().as_secs_f64();
     index.search_options.exact = a.exact;
     let index = Arc::new(index);
     let retrievers: Vec<Box<dyn Retriever>> = vec![
@@ -517,7 +519,7 @@ fn bench_search(a: &SearchBenchArgs) -> Result<()> {
         "{}",
         serde_json::json!({
             "products": index.manifest.products, "queries": queries.len(), "k": a.k,
-            "hnsw": index.manifest.vectors.hnsw.is_some() && !a.exact,
+            "open_s": open_s, "hnsw": index.manifest.vectors.hnsw.is_some() && !a.exact,
             "threads": rayon_threads(), "machine": machine(), "latency": out,
         })
     );
