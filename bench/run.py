@@ -129,25 +129,32 @@ def retrieval_section():
     exporter = subprocess.run([PY, "-c", "import torch, transformers; print(f'torch {torch.__version__}, transformers {transformers.__version__}')"],
                               check=True, capture_output=True, text=True, cwd=ROOT).stdout.strip()
     c2 = [PY, os.path.join(ROOT, "bench", "encode_peer.py"), MODEL, texts, str(THREADS), "32", "3", onnx_path, ours_npy]
-    h, o = sh(c1), sh(c2)
+    # Three alternating runs a side (each the best of 3 passes); the medians
+    # are compared, the ranges shown.
+    runs_h, runs_o = alternate(c1, c2, n=3)
+    med = lambda rs, key: sorted(rs, key=lambda r: r[key])[len(rs) // 2]
+    h = med(runs_h, "sentences_per_s")
+    o = med(runs_o, "sorted_sentences_per_s")
+    o_file = med(runs_o, "sentences_per_s")
+    rng = lambda rs, key: f"{min(r[key] for r in rs):.0f}-{max(r[key] for r in rs):.0f}"
     hc = sh(c1, HYRANK_ENCODER="candle")
     cmds += [c1, ["HYRANK_ENCODER=candle"] + c1, cx, c2]
-    best_o = max(o["sentences_per_s"], o["sorted_sentences_per_s"])
+    best_o = max(o_file["sentences_per_s"], o["sorted_sentences_per_s"])
     lines += [
         "### Encoder throughput (all-MiniLM-L6-v2, FP32)",
         "",
-        f"{h['sentences']:,} product titles of the 100k bench world ({o['tokens']:,} tokens), batches of 32 in file order; tokenisation and pooling included; best of 3. "
+        f"{h['sentences']:,} product titles of the 100k bench world ({o['tokens']:,} tokens), batches of 32 in file order; tokenisation and pooling included; each run the best of 3 passes, three runs a side alternating, the median run shown with the range of the three. "
         f"Padded to the longest of each batch, these batches hold {o['padded_tokens_in_order']:,} token slots ({100 * (1 - o['tokens'] / o['padded_tokens_in_order']):.0f} % padding): "
         "onnxruntime and candle compute over the padding, hyrank's fused pass packs the real tokens (ADR 0007). "
         "The second onnxruntime row sorts the texts by token count before batching (as sentence-transformers' `encode()` does), which removes most padding; "
         "the ratio column compares with the faster onnxruntime row.",
         "",
-        "| system | sentences/s | vs onnxruntime (faster row) |",
-        "|---|---:|---|",
-        f"| hyrank, fused forward pass (default) | {h['sentences_per_s']:.0f} | {h['sentences_per_s'] / best_o:.2f}x |",
-        f"| hyrank, candle `BertModel` (`HYRANK_ENCODER=candle`, the reference) | {hc['sentences_per_s']:.0f} | {hc['sentences_per_s'] / best_o:.2f}x |",
-        f"| onnxruntime {o['onnxruntime_version']}, batches in file order | {o['sentences_per_s']:.0f} | {o['sentences_per_s'] / best_o:.2f}x |",
-        f"| onnxruntime {o['onnxruntime_version']}, length-sorted batches | {o['sorted_sentences_per_s']:.0f} | {o['sorted_sentences_per_s'] / best_o:.2f}x |",
+        "| system | sentences/s (median) | range of 3 runs | vs onnxruntime (faster row) |",
+        "|---|---:|---:|---|",
+        f"| hyrank, fused forward pass (default) | {h['sentences_per_s']:.0f} | {rng(runs_h, 'sentences_per_s')} | **{h['sentences_per_s'] / best_o:.2f}x** |",
+        f"| hyrank, candle `BertModel` (`HYRANK_ENCODER=candle`, the reference) | {hc['sentences_per_s']:.0f} | one run | {hc['sentences_per_s'] / best_o:.2f}x |",
+        f"| onnxruntime {o['onnxruntime_version']}, batches in file order | {o_file['sentences_per_s']:.0f} | {rng(runs_o, 'sentences_per_s')} | {o_file['sentences_per_s'] / best_o:.2f}x |",
+        f"| onnxruntime {o['onnxruntime_version']}, length-sorted batches | {o['sorted_sentences_per_s']:.0f} | {rng(runs_o, 'sorted_sentences_per_s')} | {o['sorted_sentences_per_s'] / best_o:.2f}x |",
         "",
         f"Same weights: the lowest cosine between the two implementations' {o['sentences']:,} embeddings is {o.get('min_cosine_vs_hyrank', float('nan')):.6f}. "
         f"The ONNX graph is exported once with PyTorch ({exporter}, `torch.onnx.export`, opset 17) from the same model folder by `bench/export_onnx.py`; "
@@ -246,6 +253,7 @@ def retrieval_section():
     runs_h, runs_t = alternate(c1, c2)
     h = min(runs_h, key=lambda r: r["latency"]["bm25"]["mean_ms"])
     t = min(runs_t, key=lambda r: r["mean_ms"])
+    tt = min((r["id_table"] for r in runs_t), key=lambda r: r["mean_ms"])
     cmds += [c1, c2]
     lat = h["latency"]
     lines += [
@@ -254,14 +262,17 @@ def retrieval_section():
         f"The 100k-product bench world (`make bench-generate`), its first {h['queries']:,} queries, one at a time, ids of the 100 hits read back; "
         "two alternating runs a side, each side's faster run kept.",
         "",
-        "| system | p50 ms | p99 ms | mean ms | vs tantivy-py (mean) |",
-        "|---|---:|---:|---:|---|",
-        f"| hyrank (tantivy 0.27) | {lat['bm25']['p50_ms']:.2f} | {lat['bm25']['p99_ms']:.2f} | {lat['bm25']['mean_ms']:.2f} | {t['mean_ms'] / lat['bm25']['mean_ms']:.2f}x faster |",
-        f"| tantivy-py 0.27 | {t['p50_ms']:.2f} | {t['p99_ms']:.2f} | {t['mean_ms']:.2f} | 1.00x |",
-        f"| bm25s 0.3.16 (one text field, no boosts) | {t['bm25s']['p50_ms']:.2f} | {t['bm25s']['p99_ms']:.2f} | {t['bm25s']['mean_ms']:.2f} | {t['bm25s']['mean_ms'] / t['mean_ms']:.1f}x slower |",
+        "| system | ids read from | p50 ms | p99 ms | mean ms | hyrank's speed-up (mean) |",
+        "|---|---|---:|---:|---:|---|",
+        f"| hyrank (tantivy 0.27) | in-memory id table | {lat['bm25']['p50_ms']:.2f} | {lat['bm25']['p99_ms']:.2f} | {lat['bm25']['mean_ms']:.2f} | 1.00x |",
+        f"| tantivy-py 0.27 | Python dict built at open ({tt['build_s'] * 1000:.0f} ms) | {tt['p50_ms']:.2f} | {tt['p99_ms']:.2f} | {tt['mean_ms']:.2f} | **{tt['mean_ms'] / lat['bm25']['mean_ms']:.2f}x** |",
+        f"| tantivy-py 0.27 | doc store | {t['p50_ms']:.2f} | {t['p99_ms']:.2f} | {t['mean_ms']:.2f} | {t['mean_ms'] / lat['bm25']['mean_ms']:.2f}x |",
+        f"| bm25s 0.3.16 (one text field, no boosts) | Python list | {t['bm25s']['p50_ms']:.2f} | {t['bm25s']['p99_ms']:.2f} | {t['bm25s']['mean_ms']:.2f} | {t['bm25s']['mean_ms'] / lat['bm25']['mean_ms']:.1f}x |",
         "",
-        "Both tantivy sides parse the same text over the same four fields with the same boosts and read the 100 stored ids back; "
-        "tantivy-py's time includes crossing from Python per call.",
+        "Both tantivy sides parse the same text over the same four fields with the same boosts and return the same 100 ids "
+        "(the peer checks its two variants agree); tantivy-py's time includes crossing from Python per call. "
+        "hyrank keeps every segment's ids in memory (read once at open, reused across commits), so a hit costs no doc-store block; "
+        "the tantivy-py row with a dict gives the peer the same advantage and is the ratio that counts.",
         "",
         "### Hybrid top-100 latency over 100k products, query encoding included",
         "",

@@ -4,8 +4,9 @@
 //! Release builds target baseline x86-64 (SSE2), so the compiler alone would
 //! use 4-wide vectors and no fused multiply-add. [`dot`] dispatches to an
 //! AVX2 + FMA kernel when the CPU reports both (AVX-512 measured no faster on
-//! this project's AMD EPYC machines); [`bias_gelu`] likewise. Those calls and
-//! the prefetch hint are the only `unsafe` code of this module (ADR 0005):
+//! this project's AMD EPYC machines); [`avx2_fma`] lets other modules do the
+//! same (the BERT pass, `crate::bert`). Those calls and the prefetch hint
+//! are the only `unsafe` code of this module (ADR 0005):
 //! calling a `#[target_feature]` function is sound once the feature was
 //! detected.
 
@@ -14,7 +15,7 @@ use std::sync::OnceLock;
 type Kernel = fn(&[f32], &[f32]) -> f32;
 
 /// Whether this CPU has AVX2 and FMA (detected once).
-fn avx2_fma() -> bool {
+pub(crate) fn avx2_fma() -> bool {
     static HAS: OnceLock<bool> = OnceLock::new();
     *HAS.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
@@ -104,32 +105,6 @@ fn pick() -> Kernel {
     dot_portable
 }
 
-#[inline(always)]
-fn bias_gelu_body(x: &mut [f32], b: &[f32]) {
-    for (v, c) in x.iter_mut().zip(b) {
-        *v = crate::bert::gelu(*v + c);
-    }
-}
-
-/// The same loop compiled for AVX2 + FMA (8 lanes instead of SSE's 4).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn bias_gelu_avx2(x: &mut [f32], b: &[f32]) {
-    bias_gelu_body(x, b);
-}
-
-/// `x_i ← GELU(x_i + b_i)` (the erf form, [`crate::bert::erf`]).
-#[allow(unsafe_code)]
-pub(crate) fn bias_gelu(x: &mut [f32], b: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if avx2_fma() {
-        // SAFETY: `avx2_fma` found AVX2 and FMA on this CPU.
-        unsafe { bias_gelu_avx2(x, b) };
-        return;
-    }
-    bias_gelu_body(x, b);
-}
-
 /// `Σ a_i · b_i` over the shorter of the two slices.
 #[inline]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -137,7 +112,7 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     (KERNEL.get_or_init(pick))(a, b)
 }
 
-/// The kernel [`dot`] and [`bias_gelu`] use on this CPU (`avx2+fma` or `portable`).
+/// The kernel [`dot`] uses on this CPU (`avx2+fma` or `portable`).
 pub(crate) fn kernel_name() -> &'static str {
     if avx2_fma() {
         "avx2+fma"
@@ -190,27 +165,6 @@ mod tests {
             }
         }
         assert!(["avx2+fma", "portable"].contains(&kernel_name()));
-    }
-
-    #[test]
-    fn bias_gelu_is_gelu_of_the_sum() {
-        let b: Vec<f32> = (0..100).map(|i| (i as f32 - 50.0) / 10.0).collect();
-        let mut x: Vec<f32> = (0..100)
-            .map(|i| ((i * 7 % 13) as f32 - 6.0) / 3.0)
-            .collect();
-        let want: Vec<f32> = x
-            .iter()
-            .zip(&b)
-            .map(|(v, c)| crate::bert::gelu(v + c))
-            .collect();
-        bias_gelu(&mut x, &b);
-        for (i, (got, want)) in x.iter().zip(&want).enumerate() {
-            assert!(
-                (got - want).abs() < 1e-6,
-                "{i}: {got} vs {want} ({})",
-                kernel_name()
-            );
-        }
     }
 
     #[test]
