@@ -381,7 +381,7 @@ impl FusedBert {
                     let mut max = f32::NEG_INFINITY;
                     for (j, pj) in p.iter_mut().enumerate() {
                         let krow = (start + j) * 3 * h + h;
-                        *pj = dot8(q, &qkv[krow + off..krow + off + dh]) * scale;
+                        *pj = crate::simd::dot(q, &qkv[krow + off..krow + off + dh]) * scale;
                         max = max.max(*pj);
                     }
                     let mut sum = 0f32;
