@@ -25,6 +25,8 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
+use crate::simd::dot;
+
 /// Why a checkpoint cannot run on the fused path (the caller says where).
 pub(crate) type LoadError = String;
 
@@ -336,7 +338,7 @@ impl FusedBert {
                 }
                 let n = (w[1] - w[0]).max(1) as f32;
                 v.iter_mut().for_each(|a| *a /= n);
-                let norm = dot8(&v, &v).sqrt().max(1e-12);
+                let norm = dot(&v, &v).sqrt().max(1e-12);
                 v.iter_mut().for_each(|a| *a /= norm);
                 v
             })
@@ -355,7 +357,7 @@ impl FusedBert {
             }
             let mean = sum8(row) / h as f32;
             row.iter_mut().for_each(|v| *v -= mean);
-            let var = dot8(row, row) / h as f32;
+            let var = dot(row, row) / h as f32;
             let inv = 1.0 / (var + self.eps).sqrt();
             for ((v, g), c) in row.iter_mut().zip(w).zip(b) {
                 *v = *v * inv * g + c;
@@ -383,7 +385,7 @@ impl FusedBert {
                     let mut max = f32::NEG_INFINITY;
                     for (j, pj) in p.iter_mut().enumerate() {
                         let krow = (start + j) * 3 * h + h;
-                        *pj = crate::simd::dot(q, &qkv[krow + off..krow + off + dh]) * scale;
+                        *pj = dot(q, &qkv[krow + off..krow + off + dh]) * scale;
                         max = max.max(*pj);
                     }
                     let mut sum = 0f32;
@@ -421,21 +423,6 @@ fn sum8(x: &[f32]) -> f32 {
         }
     }
     lanes(acc) + rest.iter().sum::<f32>()
-}
-
-/// `Σ a_i · b_i` as [`sum8`] does sums.
-#[inline(always)]
-fn dot8(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (ca, ra) = a[..n].as_chunks::<8>();
-    let (cb, rb) = b[..n].as_chunks::<8>();
-    let mut acc = [0f32; 8];
-    for (x, y) in ca.iter().zip(cb) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    lanes(acc) + ra.iter().zip(rb).map(|(x, y)| x * y).sum::<f32>()
 }
 
 #[inline(always)]
