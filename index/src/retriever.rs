@@ -120,7 +120,7 @@ pub struct SearchIndex {
     /// The vectors, when built.
     pub vectors: Option<VectorIndex>,
     /// The encoder for queries, when vectors exist and a model was given.
-    pub encoder: Option<Encoder>,
+    pub encoder: Option<Arc<Encoder>>,
     /// The manifest.
     pub manifest: Manifest,
     /// The folder.
@@ -303,6 +303,14 @@ impl EmbeddingCache {
         f.commit()?;
         self.valid_len = buf.len() as u64;
         Ok(())
+    }
+}
+
+impl Manifest {
+    /// Reads `dir/manifest.json` (what the live generation holds, without
+    /// opening it).
+    pub fn read(dir: &Path) -> Result<Manifest> {
+        read_manifest(dir)
     }
 }
 
@@ -583,6 +591,12 @@ impl SearchIndex {
 
     /// Opens an index folder; `encoder` is needed for dense and hybrid search.
     pub fn open(dir: &Path, encoder: Option<Encoder>) -> Result<Self> {
+        Self::open_shared(dir, encoder.map(Arc::new))
+    }
+
+    /// [`SearchIndex::open`] with an encoder that other indexes may share
+    /// (a server reopening a new generation keeps its loaded model).
+    pub fn open_shared(dir: &Path, encoder: Option<Arc<Encoder>>) -> Result<Self> {
         let manifest = read_manifest(dir)?;
         if manifest.format != INDEX_FORMAT {
             return Err(Error::Corrupt {
@@ -622,7 +636,7 @@ impl SearchIndex {
                 self.dir.display()
             ))
         })?;
-        let e = self.encoder.as_ref().ok_or_else(|| {
+        let e = self.encoder.as_deref().ok_or_else(|| {
             Error::InvalidArgument("dense search needs the model (--model-dir)".into())
         })?;
         Ok((v, e))
@@ -821,5 +835,65 @@ impl Retriever for HybridRetriever {
             );
         }
         Ok(out)
+    }
+}
+
+/// Which retriever answers a query (the CLI's `--mode`, the API's `mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// BM25 alone.
+    Bm25,
+    /// Sentence embeddings alone.
+    Dense,
+    /// Both, fused.
+    #[default]
+    Hybrid,
+}
+
+/// Everything that chooses and configures a retriever; the one path from
+/// user parameters (CLI flags, API requests) to a [`Retriever`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrieverSpec {
+    /// Which retriever.
+    pub mode: Mode,
+    /// Hybrid only: the fusion.
+    pub fusion: Fusion,
+    /// Hybrid only: weights (BM25, dense).
+    pub weights: [f32; 2],
+    /// Hybrid only: candidates taken from each retriever before fusion (at
+    /// least k are always taken).
+    pub depth: usize,
+}
+
+impl Default for RetrieverSpec {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Hybrid,
+            fusion: Fusion::default(),
+            weights: [1.0, 1.0],
+            depth: 100,
+        }
+    }
+}
+
+impl RetrieverSpec {
+    /// The retriever over `index`. Errors: [`Error::InvalidArgument`] for
+    /// invalid fusion parameters (checked here, before any query) and, for
+    /// dense and hybrid modes, an index without vectors or without a model.
+    pub fn build(&self, index: Arc<SearchIndex>) -> Result<Box<dyn Retriever>> {
+        if self.mode != Mode::Bm25 {
+            index.dense_parts()?;
+        }
+        Ok(match self.mode {
+            Mode::Bm25 => Box::new(Bm25Retriever(index)),
+            Mode::Dense => Box::new(DenseRetriever(index)),
+            Mode::Hybrid => Box::new(HybridRetriever::new(
+                index,
+                self.fusion.clone(),
+                self.weights,
+                self.depth,
+            )?),
+        })
     }
 }
