@@ -9,12 +9,15 @@ DEMO_PRODUCTS ?= 20000
 DEMO_QUERIES  ?= 1000
 DEMO_EVENTS   ?= 300000
 HYRANK   := ./target/release/hyrank
+# Where the demo's search API listens (port 0: any free port).
+DEMO_ADDR ?= 127.0.0.1:8080
 
-.PHONY: demo test tools build fmt clippy nextest doctest bench-generate bench-env bench clean
+.PHONY: demo serve-demo stop test tools build fmt clippy nextest doctest bench-generate bench-env bench clean
 
 ## The main job, end to end, with what exists today: fetch the model if absent,
 ## build, generate the synthetic world, index it (BM25 + embeddings + HNSW), run example
-## queries in the three modes, retrieve for every judged query, evaluate.
+## queries in the three modes, retrieve for every judged query, evaluate, and
+## leave the search API running in the background (its URL is the last line).
 demo: tools build
 	$(HYRANK) model fetch
 	$(HYRANK) data generate --out $(DEMO_DIR) --seed $(SEED) \
@@ -35,6 +38,26 @@ demo: tools build
 		--run $(DEMO_DIR)/runs/bm25.trec --run $(DEMO_DIR)/runs/dense.trec \
 		--run $(DEMO_DIR)/runs/hybrid-rrf.trec --run $(DEMO_DIR)/runs/hybrid-linear.trec --out $(DEMO_DIR)/report
 	@echo "demo data in $(DEMO_DIR); evaluation report in $(DEMO_DIR)/report/report.html"
+	@$(MAKE) --no-print-directory serve-demo
+
+## (Re)starts the search API over the demo index in the background and prints its URL;
+## `make stop` stops it. Its log (one line a search) is $(DEMO_DIR)/api.log.
+serve-demo: stop
+	@rm -f $(DEMO_DIR)/api.url
+	@nohup $(HYRANK) -v serve --index $(DEMO_DIR)/index --addr $(DEMO_ADDR) \
+		--ready-file $(DEMO_DIR)/api.url > $(DEMO_DIR)/api.log 2>&1 & echo $$! > $(DEMO_DIR)/api.pid
+	@for i in $$(seq 1 300); do \
+		[ -f $(DEMO_DIR)/api.url ] && break; \
+		kill -0 $$(cat $(DEMO_DIR)/api.pid) 2>/dev/null || { cat $(DEMO_DIR)/api.log; echo "the search API did not start (its log is above)"; exit 1; }; \
+		sleep 0.2; \
+	done; [ -f $(DEMO_DIR)/api.url ] || { cat $(DEMO_DIR)/api.log; echo "the search API was not listening after 60 s"; exit 1; }
+	@url=$$(cat $(DEMO_DIR)/api.url); \
+		echo "search API running at $$url (pid $$(cat $(DEMO_DIR)/api.pid); stop it with: make stop)"; \
+		echo "  try: curl '$$url/search?q=grey+velvet+couch&k=5&explain=true'"
+
+## Stops the demo's search API, if it runs.
+stop:
+	@if [ -f $(DEMO_DIR)/api.pid ]; then kill $$(cat $(DEMO_DIR)/api.pid) 2>/dev/null || true; rm -f $(DEMO_DIR)/api.pid; fi
 
 ## Format check, clippy (deny warnings), one build of every test binary and of
 ## target/debug/hyrank (the same features for every step, so nothing is compiled twice),

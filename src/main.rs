@@ -34,6 +34,8 @@ enum Command {
     Search(cmd::search::SearchArgs),
     /// Embed texts (one a line) into .npy or .jsonl, to check the encoder against another implementation.
     Embed(cmd::search::EmbedArgs),
+    /// Serve the search API (HTTP, JSON) over an index folder.
+    Serve(cmd::serve::ServeArgs),
     /// Score TREC runs against qrels (trec_eval-conformant) and compare them.
     Eval(cmd::eval::EvalArgs),
     /// Measure hyrank's own speed and memory.
@@ -53,6 +55,7 @@ fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     if let Some(n) = cli.threads {
         std::env::set_var("RAYON_NUM_THREADS", n.max(1).to_string());
@@ -62,6 +65,7 @@ fn main() {
         Command::Index(c) => cmd::search::run_index(c),
         Command::Search(a) => cmd::search::run_search(a),
         Command::Embed(a) => cmd::search::run_embed(a),
+        Command::Serve(a) => cmd::serve::run(a),
         Command::Data(c) => cmd::data::run(c),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Bench(c) => cmd::bench::run(c),

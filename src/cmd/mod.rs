@@ -4,3 +4,4 @@ pub mod bench;
 pub mod data;
 pub mod eval;
 pub mod search;
+pub mod serve;

@@ -10,8 +10,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use hyrank_data::formats::ndjson::{read_catalog_vec, read_queries};
 use hyrank_data::formats::trec::{write_run, RunEntry};
 use hyrank_index::{
-    model, Bm25Retriever, DenseRetriever, Encoder, EncoderBackend, EncoderConfig, Filter, Fusion,
-    HybridRetriever, Normalization, Retriever, SearchIndex,
+    model, Encoder, EncoderBackend, EncoderConfig, Filter, Fusion, Normalization, Retriever,
+    RetrieverSpec, SearchIndex,
 };
 
 use super::data::progress_bar;
@@ -205,16 +205,40 @@ pub struct SearchArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub vector_search: VectorSearchArgs,
+}
+
+/// How vectors are searched (`hyrank search`, `hyrank serve`).
+#[derive(Debug, Args)]
+pub struct VectorSearchArgs {
     /// Scan every vector even when the index has an HNSW graph.
     #[arg(long)]
     pub exact: bool,
-    /// HNSW candidate list for this search (default: the one stored at build).
+    /// HNSW candidate list (default: the one stored at build).
     #[arg(long)]
     pub ef_search: Option<usize>,
-    /// HNSW level-1 beam for this search (default: the one stored at build;
-    /// 1 = greedy descent).
+    /// HNSW level-1 beam (default: the one stored at build; 1 = greedy descent).
     #[arg(long)]
     pub upper_beam: Option<usize>,
+}
+
+impl VectorSearchArgs {
+    /// The options, after checking them (before anything is opened).
+    pub fn options(&self) -> Result<hyrank_index::SearchOptions> {
+        if self.ef_search == Some(0) {
+            bail!("--ef-search must be > 0");
+        }
+        if self.upper_beam == Some(0) {
+            bail!("--upper-beam must be > 0");
+        }
+        Ok(hyrank_index::SearchOptions {
+            exact: self.exact,
+            ef_search: self.ef_search,
+            upper_beam: self.upper_beam,
+            ..hyrank_index::SearchOptions::default()
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -345,38 +369,33 @@ pub fn retriever(a: &SearchArgs, index: Arc<SearchIndex>) -> Result<Box<dyn Retr
     let [w_bm25, w_dense] = w[..] else {
         bail!("--weights takes two numbers, e.g. 1,1")
     };
-    let fusion = match a.fusion {
-        FusionArg::Rrf => Fusion::Rrf { k: a.rrf_k },
-        FusionArg::Linear => Fusion::Linear {
-            normalization: match a.norm {
-                NormArg::Minmax => Normalization::MinMax,
-                NormArg::Zscore => Normalization::ZScore,
-                NormArg::Dbsf => Normalization::Dbsf,
+    let spec = RetrieverSpec {
+        mode: match a.mode {
+            Mode::Bm25 => hyrank_index::Mode::Bm25,
+            Mode::Dense => hyrank_index::Mode::Dense,
+            Mode::Hybrid => hyrank_index::Mode::Hybrid,
+        },
+        fusion: match a.fusion {
+            FusionArg::Rrf => Fusion::Rrf { k: a.rrf_k },
+            FusionArg::Linear => Fusion::Linear {
+                normalization: match a.norm {
+                    NormArg::Minmax => Normalization::MinMax,
+                    NormArg::Zscore => Normalization::ZScore,
+                    NormArg::Dbsf => Normalization::Dbsf,
+                },
             },
         },
+        weights: [w_bm25, w_dense],
+        depth: a.depth,
     };
-    Ok(match a.mode {
-        Mode::Bm25 => Box::new(Bm25Retriever(index)),
-        Mode::Dense => Box::new(DenseRetriever(index)),
-        Mode::Hybrid => Box::new(HybridRetriever::new(
-            index,
-            fusion,
-            [w_bm25, w_dense],
-            a.depth,
-        )?),
-    })
+    Ok(spec.build(index)?)
 }
 
 pub fn run_search(a: SearchArgs) -> Result<()> {
     if a.k == 0 {
         bail!("--k must be > 0");
     }
-    if a.ef_search == Some(0) {
-        bail!("--ef-search must be > 0");
-    }
-    if a.upper_beam == Some(0) {
-        bail!("--upper-beam must be > 0");
-    }
+    let options = a.vector_search.options()?;
     let encoder = if a.mode == Mode::Bm25 {
         None
     } else {
@@ -384,9 +403,7 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
     };
     let mut index = SearchIndex::open(&a.index, encoder)
         .with_context(|| format!("opening index {}", a.index.display()))?;
-    index.search_options.exact = a.exact;
-    index.search_options.ef_search = a.ef_search;
-    index.search_options.upper_beam = a.upper_beam;
+    index.search_options = options;
     let index = Arc::new(index);
     let r = retriever(&a, Arc::clone(&index))?;
     let filter = Filter {

@@ -1,0 +1,119 @@
+//! The router, its shared state, and serving it until shutdown.
+
+use std::future::Future;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{Method, Uri};
+use axum::routing::get;
+use axum::{Json, Router};
+use hyrank_index::{Manifest, SearchIndex};
+
+use crate::error::{Error, Result};
+use crate::search;
+
+/// What every handler shares: the index generation serving now (and with it
+/// the query encoder), and the search slots.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    index: Arc<RwLock<Arc<SearchIndex>>>,
+    /// Searches running at once (one per core): more would only share the
+    /// cores and the encoder's threads; the rest wait their turn in order.
+    pub(crate) searches: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    /// State over an open index.
+    pub fn new(index: Arc<SearchIndex>) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self {
+            index: Arc::new(RwLock::new(index)),
+            searches: Arc::new(tokio::sync::Semaphore::new(cores)),
+        }
+    }
+
+    /// The generation serving now; a search keeps the one it started with.
+    pub fn index(&self) -> Arc<SearchIndex> {
+        Arc::clone(&self.index.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Opens the folder's live generation when it is newer than the one
+    /// serving, with the same encoder and search options, and swaps it in;
+    /// returns the new generation. Blocking (opening reads the index).
+    /// On error the current generation keeps serving.
+    pub fn reload(&self) -> Result<Option<u64>> {
+        let now = self.index();
+        let manifest = Manifest::read(&now.dir)?;
+        if manifest.generation == now.manifest.generation {
+            return Ok(None);
+        }
+        let mut next = SearchIndex::open_shared(&now.dir, now.encoder.clone())?;
+        next.search_options = now.search_options;
+        let generation = next.manifest.generation;
+        *self.index.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(next);
+        Ok(Some(generation))
+    }
+}
+
+/// Checks the index folder every `every` and swaps in a new generation when
+/// `hyrank index build` publishes one (see [`AppState::reload`]). Runs until
+/// the task is dropped.
+pub async fn watch(state: AppState, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let s = state.clone();
+        match tokio::task::spawn_blocking(move || s.reload()).await {
+            Ok(Ok(Some(g))) => tracing::info!(generation = g, "serving a new index generation"),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not open the new index generation; the current one keeps serving")
+            }
+            Err(e) => tracing::error!(error = %e, "index reload worker failed"),
+        }
+    }
+}
+
+/// The routes: `GET /health`, `GET /search`, `POST /search`; anything else
+/// is a JSON 404.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/search", get(search::get).post(search::post))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Serves `router(state)` on `listener` until `shutdown` completes, then
+/// lets requests in flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// `{"status": "ok", "generation": n, "products": n, "dense": bool, "hnsw": bool}`.
+async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let ix = state.index();
+    Json(serde_json::json!({
+        "status": "ok",
+        "generation": ix.manifest.generation,
+        "products": ix.bm25.len(),
+        "dense": ix.vectors.is_some() && ix.encoder.is_some(),
+        "hnsw": ix.manifest.vectors.hnsw.is_some(),
+    }))
+}
+
+async fn not_found(method: Method, uri: Uri) -> Error {
+    Error::NotFound(format!(
+        "no route {method} {}; the routes are GET /health, GET /search, POST /search",
+        uri.path()
+    ))
+}

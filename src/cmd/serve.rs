@@ -1,0 +1,105 @@
+//! `hyrank serve`: the search API over one index folder.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use hyrank_api::AppState;
+use hyrank_index::{Manifest, SearchIndex};
+
+use super::search::{load_encoder, VectorSearchArgs};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Index folder.
+    #[arg(long)]
+    pub index: PathBuf,
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// Model folder (else resolved as `hyrank model fetch` does); needed when
+    /// the index has vectors.
+    #[arg(long, env = "HYRANK_MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// Once listening, write the URL (`http://host:port`) to this file
+    /// (atomically), for scripts that start the server in the background.
+    #[arg(long)]
+    pub ready_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub vector_search: VectorSearchArgs,
+    /// Seconds between checks for a new index generation (published by
+    /// `hyrank index build`), which is then served without a restart; 0 never
+    /// checks.
+    #[arg(long, default_value_t = 2.0)]
+    pub watch: f64,
+}
+
+pub fn run(a: ServeArgs) -> Result<()> {
+    let options = a.vector_search.options()?;
+    if !(a.watch.is_finite() && a.watch >= 0.0) {
+        bail!("--watch takes seconds >= 0, got {}", a.watch);
+    }
+    let manifest =
+        Manifest::read(&a.index).with_context(|| format!("opening index {}", a.index.display()))?;
+    let encoder = match manifest.model_id {
+        Some(_) => Some(load_encoder(a.model_dir.as_deref(), 32)?),
+        None => None,
+    };
+    let mut index = SearchIndex::open(&a.index, encoder)
+        .with_context(|| format!("opening index {}", a.index.display()))?;
+    index.search_options = options;
+    let state = AppState::new(Arc::new(index));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&a.addr)
+            .await
+            .with_context(|| format!("listening on {}", a.addr))?;
+        let url = format!("http://{}", listener.local_addr()?);
+        if let Some(f) = &a.ready_file {
+            hyrank_data::fsio::write_atomic(f, format!("{url}\n").as_bytes())?;
+        }
+        eprintln!(
+            "hyrank API on {url} over {} (generation {}, {} products); try {url}/search?q=sofa&explain=true",
+            a.index.display(),
+            state.index().manifest.generation,
+            state.index().bm25.len()
+        );
+        if a.watch > 0.0 {
+            tokio::spawn(hyrank_api::watch(
+                state.clone(),
+                std::time::Duration::from_secs_f64(a.watch),
+            ));
+        }
+        hyrank_api::serve(listener, state, shutdown_signal()).await?;
+        eprintln!("hyrank API stopped");
+        Ok(())
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
