@@ -65,6 +65,40 @@ impl<'a> Space<'a> {
     }
 }
 
+/// One query against the stored rows: what a walk needs. The f32 rows
+/// ([`Against`]) serve builds and f32 indexes; indexes with f16 or int8
+/// storage walk their compact rows (`crate::vectors`) and re-score exactly.
+pub(crate) trait Scorer {
+    /// Rows stored (sizes the visited set).
+    fn rows(&self) -> usize;
+    /// Similarity (inner product) of the query to row `r`.
+    fn sim(&self, r: u32) -> f32;
+    /// Asks the CPU to start loading row `r`.
+    fn prefetch(&self, r: u32);
+}
+
+/// A query against f32 rows.
+#[derive(Clone, Copy)]
+pub(crate) struct Against<'a> {
+    pub space: Space<'a>,
+    pub q: &'a [f32],
+}
+
+impl Scorer for Against<'_> {
+    #[inline]
+    fn rows(&self) -> usize {
+        self.space.rows()
+    }
+    #[inline]
+    fn sim(&self, r: u32) -> f32 {
+        dot(self.q, self.space.row(r))
+    }
+    #[inline]
+    fn prefetch(&self, r: u32) {
+        prefetch(self.space.row(r));
+    }
+}
+
 /// A candidate: similarity to the query and row. Ordered by similarity,
 /// ties to the lower row.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -153,17 +187,16 @@ trait Links {
 /// Beam search on one level (Algorithm 2). Leaves the best `ef` allowed rows
 /// in `s.res`. (The hot loop's inputs stay plain arguments.)
 #[allow(clippy::too_many_arguments)]
-fn search_layer<L: Links, A: Fn(u32) -> bool>(
-    space: Space<'_>,
+fn search_layer<S: Scorer, L: Links, A: Fn(u32) -> bool>(
+    q: &S,
     links: &L,
-    q: &[f32],
     entries: &[Cand],
     ef: usize,
     level: usize,
     allowed: A,
     s: &mut Scratch,
 ) {
-    s.reset(space.rows());
+    s.reset(q.rows());
     for &e in entries {
         if s.visit(e.r) {
             s.cand.push(e);
@@ -196,10 +229,10 @@ fn search_layer<L: Links, A: Fn(u32) -> bool>(
         // rows, or one to four neighbours ahead: no better, within noise.
         nbs.retain(|&nb| s.visit(nb));
         for &nb in &nbs {
-            prefetch(space.row(nb));
+            q.prefetch(nb);
         }
         for &nb in &nbs {
-            let sim = dot(q, space.row(nb));
+            let sim = q.sim(nb);
             if s.res.len() < ef || sim > floor {
                 let c = Cand { s: sim, r: nb };
                 s.cand.push(c);
@@ -219,10 +252,9 @@ fn search_layer<L: Links, A: Fn(u32) -> bool>(
 }
 
 /// Greedy walk on one level: moves to the best neighbour until none is better.
-fn greedy<L: Links>(
-    space: Space<'_>,
+fn greedy<S: Scorer, L: Links>(
+    q: &S,
     links: &L,
-    q: &[f32],
     mut cur: Cand,
     level: usize,
     buf: &mut Vec<u32>,
@@ -231,7 +263,7 @@ fn greedy<L: Links>(
         links.neighbours(cur.r, level, buf);
         let mut moved = false;
         for &nb in buf.iter() {
-            let s = dot(q, space.row(nb));
+            let s = q.sim(nb);
             if s > cur.s {
                 cur = Cand { s, r: nb };
                 moved = true;
@@ -329,27 +361,21 @@ impl Builder<'_> {
             }
             *t
         };
-        let qv = self.space.row(q);
+        let qv = Against {
+            space: self.space,
+            q: self.space.row(q),
+        };
         let mut cur = Cand {
-            s: dot(qv, self.space.row(entry)),
+            s: qv.sim(entry),
             r: entry,
         };
         let mut buf = Vec::new();
         for l in (level + 1..=top).rev() {
-            cur = greedy(self.space, self, qv, cur, l, &mut buf);
+            cur = greedy(&qv, self, cur, l, &mut buf);
         }
         let mut entries = vec![cur];
         for l in (0..=level.min(top)).rev() {
-            search_layer(
-                self.space,
-                self,
-                qv,
-                &entries,
-                self.ef_construction,
-                l,
-                |r| r != q,
-                s,
-            );
+            search_layer(&qv, self, &entries, self.ef_construction, l, |r| r != q, s);
             let found = s.take_best();
             let chosen = select(self.space, &found, self.m);
             if let Some(list) = lock(&self.lists[q as usize]).get_mut(l) {
@@ -574,8 +600,22 @@ impl Graph {
         &self.upper[s + 1..s + 1 + n]
     }
 
-    /// The `k` best allowed rows for `q` (similarity, best first), searching
-    /// level 0 with a beam of `max(ef, k)`.
+    /// [`Graph::search_by`] over f32 rows (the tests' entry point).
+    #[cfg(test)]
+    pub fn search<A: Fn(u32) -> bool>(
+        &self,
+        space: Space<'_>,
+        q: &[f32],
+        k: usize,
+        ef: usize,
+        upper_beam: usize,
+        allowed: A,
+    ) -> Vec<(usize, f32)> {
+        self.search_by(&Against { space, q }, k, ef, upper_beam, allowed)
+    }
+
+    /// The `k` best allowed rows for the query `q` scores (similarity, best
+    /// first), searching level 0 with a beam of `max(ef, k)`.
     ///
     /// `upper_beam`: the beam on level 1, whose results all enter level 0
     /// (faiss's `upper_beam`); 1 walks level 1 greedily, as hnswlib and the
@@ -584,10 +624,9 @@ impl Graph {
     /// which on catalogue embeddings (tight clusters of near-duplicate
     /// titles) buys more recall per unit of time than a wider level-0 beam
     /// (ADR 0008).
-    pub fn search<A: Fn(u32) -> bool>(
+    pub fn search_by<S: Scorer, A: Fn(u32) -> bool>(
         &self,
-        space: Space<'_>,
-        q: &[f32],
+        q: &S,
         k: usize,
         ef: usize,
         upper_beam: usize,
@@ -598,24 +637,24 @@ impl Graph {
         }
         with_scratch(|s| {
             let mut cur = Cand {
-                s: dot(q, space.row(self.entry)),
+                s: q.sim(self.entry),
                 r: self.entry,
             };
             let beam = upper_beam > 1 && self.top >= 1;
             let mut buf = std::mem::take(&mut s.links);
             for l in (1 + usize::from(beam)..=self.top).rev() {
-                cur = greedy(space, self, q, cur, l, &mut buf);
+                cur = greedy(q, self, cur, l, &mut buf);
             }
             s.links = buf;
             let entries = if beam {
                 // Deleted or filtered-out rows still guide the walk (they
                 // are only kept out of the results, on level 0).
-                search_layer(space, self, q, &[cur], upper_beam, 1, |_| true, s);
+                search_layer(q, self, &[cur], upper_beam, 1, |_| true, s);
                 s.take_best()
             } else {
                 vec![cur]
             };
-            search_layer(space, self, q, &entries, ef.max(k), 0, allowed, s);
+            search_layer(q, self, &entries, ef.max(k), 0, allowed, s);
             let mut found = s.take_best();
             found.truncate(k);
             found.into_iter().map(|c| (c.r as usize, c.s)).collect()

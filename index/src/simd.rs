@@ -72,27 +72,44 @@ fn reduce(acc: &[f32; LANES]) -> f32 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+    fma_steps(a, b, |y: &[f32; 8]| bytemuck::cast(*y), |y| y)
+}
+
+/// The loop every AVX2 kernel shares: `r` read 32 values a step as four
+/// groups of 8, each widened to 8 × f32 by `widen`, into four FMA
+/// accumulators against `q`; the tail (under 32) in scalar code through
+/// `scalar`; the lanes summed pairwise.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn fma_steps<T: Copy>(
+    q: &[f32],
+    r: &[T],
+    widen: impl Fn(&[T; 8]) -> std::arch::x86_64::__m256,
+    scalar: impl Fn(T) -> f32,
+) -> f32 {
     use std::arch::x86_64::{__m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_setzero_ps};
-    let n = a.len().min(b.len());
-    let (ca, ra) = a[..n].as_chunks::<32>();
-    let (cb, rb) = b[..n].as_chunks::<32>();
+    let n = q.len().min(r.len());
+    let (cq, rq) = q[..n].as_chunks::<32>();
+    let (cr, rr) = r[..n].as_chunks::<32>();
     let mut s = [_mm256_setzero_ps(); 4];
-    for (x, y) in ca.iter().zip(cb) {
+    for (x, y) in cq.iter().zip(cr) {
         let x: &[[f32; 8]; 4] = bytemuck::cast_ref(x);
-        let y: &[[f32; 8]; 4] = bytemuck::cast_ref(y);
+        let (y, _) = y.as_chunks::<8>();
         for j in 0..4 {
-            let vx: __m256 = bytemuck::cast(x[j]);
-            let vy: __m256 = bytemuck::cast(y[j]);
-            s[j] = _mm256_fmadd_ps(vx, vy, s[j]);
+            let a: __m256 = bytemuck::cast(x[j]);
+            s[j] = _mm256_fmadd_ps(a, widen(&y[j]), s[j]);
         }
     }
-    let t = _mm256_add_ps(_mm256_add_ps(s[0], s[1]), _mm256_add_ps(s[2], s[3]));
-    let l: [f32; 8] = bytemuck::cast(t);
     let mut tail = 0f32;
-    for (x, y) in ra.iter().zip(rb) {
-        tail = x.mul_add(*y, tail);
+    for (x, &y) in rq.iter().zip(rr) {
+        tail = x.mul_add(scalar(y), tail);
     }
-    ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7])) + tail
+    let t: [f32; 8] = bytemuck::cast(_mm256_add_ps(
+        _mm256_add_ps(s[0], s[1]),
+        _mm256_add_ps(s[2], s[3]),
+    ));
+    ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7])) + tail
 }
 
 #[allow(unsafe_code)]
@@ -119,6 +136,78 @@ pub(crate) fn kernel_name() -> &'static str {
     } else {
         "portable"
     }
+}
+
+/// Whether this CPU converts f16 to f32 in hardware (F16C), with AVX2 + FMA.
+pub(crate) fn avx2_fma_f16c() -> bool {
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            avx2_fma() && std::arch::is_x86_feature_detected!("f16c")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    })
+}
+
+/// `Σ q_i · r_i` with the row stored as int8 codes: `q` is the query already
+/// multiplied by each dimension's dequantisation step, so the result is the
+/// inner product with the dequantised row.
+#[allow(unsafe_code)]
+pub(crate) fn dot_i8(q: &[f32], r: &[i8]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if avx2_fma() {
+        // SAFETY: `avx2_fma` found AVX2 and FMA on this CPU.
+        return unsafe { dot_i8_avx2(q, r) };
+    }
+    q.iter().zip(r).map(|(a, &b)| a * f32::from(b)).sum()
+}
+
+/// `Σ q_i · r_i` with the row stored as IEEE half floats (their bits).
+#[allow(unsafe_code)]
+pub(crate) fn dot_f16(q: &[f32], r: &[u16]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if avx2_fma_f16c() {
+        // SAFETY: `avx2_fma_f16c` found AVX2, FMA and F16C on this CPU.
+        return unsafe { dot_f16_avx2(q, r) };
+    }
+    q.iter()
+        .zip(r)
+        .map(|(a, &b)| a * half::f16::from_bits(b).to_f32())
+        .sum()
+}
+
+/// Eight codes at a time: sign-extended to 8 × i32, converted to f32.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn dot_i8_avx2(q: &[f32], r: &[i8]) -> f32 {
+    use std::arch::x86_64::{_mm256_cvtepi32_ps, _mm256_cvtepi8_epi32, _mm_set_epi64x};
+    fma_steps(
+        q,
+        r,
+        |y: &[i8; 8]| {
+            let b = _mm_set_epi64x(0, i64::from_le_bytes(bytemuck::cast(*y)));
+            _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b))
+        },
+        f32::from,
+    )
+}
+
+/// Eight halves at a time through the F16C conversion.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_f16_avx2(q: &[f32], r: &[u16]) -> f32 {
+    use std::arch::x86_64::{_mm256_cvtph_ps, _mm_set_epi64x};
+    fma_steps(
+        q,
+        r,
+        |y: &[u16; 8]| {
+            let w: [i64; 2] = bytemuck::cast(*y);
+            _mm256_cvtph_ps(_mm_set_epi64x(w[1], w[0]))
+        },
+        |y| half::f16::from_bits(y).to_f32(),
+    )
 }
 
 /// Asks the CPU to start loading the first four cache lines of `v` (a hint:
@@ -165,6 +254,41 @@ mod tests {
             }
         }
         assert!(["avx2+fma", "portable"].contains(&kernel_name()));
+    }
+
+    #[test]
+    fn quantized_kernels_agree_with_dequantised_sums() {
+        for n in [0usize, 1, 7, 31, 32, 33, 384, 385] {
+            let q: Vec<f32> = (0..n)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
+                .collect();
+            let codes: Vec<i8> = (0..n)
+                .map(|i| ((i * 53 % 255) as i32 - 127) as i8)
+                .collect();
+            let want: f64 = q
+                .iter()
+                .zip(&codes)
+                .map(|(a, &b)| *a as f64 * b as f64)
+                .sum();
+            let got = dot_i8(&q, &codes) as f64;
+            assert!(
+                (got - want).abs() < 1e-3 * (1.0 + want.abs()),
+                "i8 n = {n}: {got} vs {want}"
+            );
+            let halves: Vec<u16> = (0..n)
+                .map(|i| half::f16::from_f32(((i * 29 % 89) as f32 - 44.0) / 44.0).to_bits())
+                .collect();
+            let want: f64 = q
+                .iter()
+                .zip(&halves)
+                .map(|(a, &b)| *a as f64 * half::f16::from_bits(b).to_f64())
+                .sum();
+            let got = dot_f16(&q, &halves) as f64;
+            assert!(
+                (got - want).abs() < 1e-4 * (1.0 + want.abs()),
+                "f16 n = {n}: {got} vs {want}"
+            );
+        }
     }
 
     #[test]

@@ -342,13 +342,7 @@ fn bench_vectors(a: &VectorBenchArgs) -> Result<()> {
             exact: true,
             ..Default::default()
         };
-        let mut best = f64::INFINITY;
-        let mut hits = Vec::new();
-        for _ in 0..3 {
-            let t = Instant::now();
-            hits = idx.search_batch(&queries, a.k, None, opts)?;
-            best = best.min(t.elapsed().as_secs_f64());
-        }
+        let (best, hits) = best_of_3(|| idx.search_batch(&queries, a.k, None, opts))?;
         if storage == Storage::F32 {
             truth10 = hits
                 .iter()
@@ -396,6 +390,14 @@ fn bench_vectors(a: &VectorBenchArgs) -> Result<()> {
             .collect()
     };
     let efs = parse(&a.ef_search, "--ef-search")?;
+    // QPS and recall@10 of one search setting, on one thread.
+    let point = |idx: &VectorIndex, opts: SearchOptions, ef: usize| -> Result<serde_json::Value> {
+        let (best, hits) =
+            best_of_3(|| one_thread.install(|| idx.search_batch(&queries, 10, None, opts)))?;
+        Ok(serde_json::json!({
+            "ef_search": ef, "qps": queries.len() as f64 / best, "recall_at_10": recall_at(&truth10, &hits, 10)
+        }))
+    };
     let mut curves = Vec::new();
     for beam in parse(&a.upper_beam, "--upper-beam")? {
         let mut curve = Vec::new();
@@ -405,19 +407,35 @@ fn bench_vectors(a: &VectorBenchArgs) -> Result<()> {
                 upper_beam: Some(beam),
                 ..Default::default()
             };
-            let mut best = f64::INFINITY;
-            let mut hits = Vec::new();
-            for _ in 0..3 {
-                let t = Instant::now();
-                hits = one_thread.install(|| idx.search_batch(&queries, 10, None, opts))?;
-                best = best.min(t.elapsed().as_secs_f64());
-            }
-            curve.push(serde_json::json!({
-                "ef_search": ef, "qps": queries.len() as f64 / best, "recall_at_10": recall_at(&truth10, &hits, 10)
-            }));
+            curve.push(point(&idx, opts, ef)?);
         }
         curves.push(serde_json::json!({"upper_beam": beam, "curve": curve}));
     }
+    // The same graph over f16 and int8 rows (walked compact, re-scored from f32).
+    let mut compact = Vec::new();
+    for (name, storage) in [("f16", Storage::F16), ("int8", Storage::Int8)] {
+        let dir = a.dir.join(format!("hnsw-{name}"));
+        VectorIndex::build(
+            &dir,
+            rows(),
+            dim,
+            VectorConfig {
+                storage,
+                hnsw: Some(params),
+            },
+        )?;
+        let idx = VectorIndex::open(&dir)?;
+        let mut curve = Vec::new();
+        for &ef in &efs {
+            let opts = SearchOptions {
+                ef_search: Some(ef),
+                ..Default::default()
+            };
+            curve.push(point(&idx, opts, ef)?);
+        }
+        compact.push(serde_json::json!({"storage": name, "curve": curve}));
+    }
+    out.insert("hnsw_compact".into(), serde_json::Value::Array(compact));
     let curve = curves.first().map(|c| c["curve"].clone());
     out.insert(
         "hnsw".into(),
@@ -425,6 +443,19 @@ fn bench_vectors(a: &VectorBenchArgs) -> Result<()> {
     );
     println!("{}", serde_json::Value::Object(out));
     Ok(())
+}
+
+/// The fastest of three runs of `f` (seconds) and its result.
+fn best_of_3<T>(mut f: impl FnMut() -> hyrank_index::Result<T>) -> Result<(f64, T)> {
+    let mut best = f64::INFINITY;
+    let mut out = None;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let r = f()?;
+        best = best.min(t.elapsed().as_secs_f64());
+        out = Some(r);
+    }
+    Ok((best, out.context("no run")?))
 }
 
 fn recall_at(truth: &[Vec<usize>], hits: &[Vec<(usize, f32)>], k: usize) -> f64 {
