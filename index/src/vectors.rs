@@ -237,7 +237,6 @@ fn read_u64(b: &[u8]) -> u64 {
     u64::from_le_bytes(b.try_into().unwrap_or_default())
 }
 
-/// The compact copy used for scanning.
 /// The f16 or int8 copy of the rows (in memory advised for huge pages, as
 /// the graph walks it at random): scanned by exact search, walked by the
 /// graph; results are re-scored from the f32 rows either way.
