@@ -40,8 +40,8 @@ pub struct SearchRequest {
     #[serde(default = "default_rrf_k")]
     pub rrf_k: f32,
     /// Hybrid linear: `minmax` (default), `zscore` or `dbsf`.
-    #[serde(default)]
-    pub norm: NormMethod,
+    #[serde(default = "default_norm")]
+    pub norm: Normalization,
     /// Hybrid: BM25's weight (default 1).
     #[serde(default = "one")]
     pub bm25_weight: f32,
@@ -72,6 +72,9 @@ fn default_k() -> usize {
 fn default_rrf_k() -> f32 {
     60.0
 }
+fn default_norm() -> Normalization {
+    Normalization::MinMax
+}
 fn one() -> f32 {
     1.0
 }
@@ -88,19 +91,6 @@ pub enum FusionMethod {
     Rrf,
     /// Linear combination of normalised scores.
     Linear,
-}
-
-/// Normalisation before a linear combination.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NormMethod {
-    /// Min-max.
-    #[default]
-    Minmax,
-    /// z-score.
-    Zscore,
-    /// Mean ± 3 standard deviations.
-    Dbsf,
 }
 
 impl SearchRequest {
@@ -126,24 +116,10 @@ impl SearchRequest {
                 self.depth
             ));
         }
-        for (name, p) in [("min_price", self.min_price), ("max_price", self.max_price)] {
-            if p.is_some_and(|p| !p.is_finite()) {
-                return bad(format!("{name} must be a finite number"));
-            }
-        }
-        if let (Some(lo), Some(hi)) = (self.min_price, self.max_price) {
-            if lo > hi {
-                return bad(format!("min_price {lo} is above max_price {hi}"));
-            }
-        }
         let fusion = match self.fusion {
             FusionMethod::Rrf => Fusion::Rrf { k: self.rrf_k },
             FusionMethod::Linear => Fusion::Linear {
-                normalization: match self.norm {
-                    NormMethod::Minmax => Normalization::MinMax,
-                    NormMethod::Zscore => Normalization::ZScore,
-                    NormMethod::Dbsf => Normalization::Dbsf,
-                },
+                normalization: self.norm,
             },
         };
         let spec = RetrieverSpec {
@@ -158,6 +134,7 @@ impl SearchRequest {
             min_price: self.min_price,
             max_price: self.max_price,
         };
+        filter.validate()?;
         Ok((spec, filter))
     }
 }
@@ -273,7 +250,7 @@ fn run(
             Fusion::Rrf { k } => serde_json::json!({"method": "rrf", "k": k}),
             Fusion::Linear { normalization } => serde_json::json!({
                 "method": "linear",
-                "normalization": format!("{normalization:?}").to_lowercase(),
+                "normalization": normalization,
             }),
         };
         f["weights"] = serde_json::json!({"bm25": spec.weights[0], "dense": spec.weights[1]});

@@ -64,6 +64,26 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// Checks the price bounds: each finite, and the lowest not above the
+    /// highest ([`Error::InvalidArgument`] naming the bound).
+    pub fn validate(&self) -> Result<()> {
+        for (name, p) in [("min_price", self.min_price), ("max_price", self.max_price)] {
+            if p.is_some_and(|p| !p.is_finite()) {
+                return Err(Error::InvalidArgument(format!(
+                    "{name} must be a finite number"
+                )));
+            }
+        }
+        if let (Some(lo), Some(hi)) = (self.min_price, self.max_price) {
+            if lo > hi {
+                return Err(Error::InvalidArgument(format!(
+                    "min_price {lo} is above max_price {hi}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// True when nothing is filtered.
     pub fn is_empty(&self) -> bool {
         self.category.is_none()
@@ -360,7 +380,10 @@ impl Bm25Index {
         self.len() == 0
     }
 
-    fn filter_queries(&self, filter: &Filter) -> Vec<(Occur, Box<dyn Query>)> {
+    /// The filter as query clauses (checked first: every search and
+    /// filtered listing goes through here).
+    fn filter_queries(&self, filter: &Filter) -> Result<Vec<(Occur, Box<dyn Query>)>> {
+        filter.validate()?;
         let mut out: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if let Some(c) = &filter.category {
             out.push((
@@ -389,7 +412,7 @@ impl Bm25Index {
             });
             out.push((Occur::Must, Box::new(RangeQuery::new(lo, hi))));
         }
-        out
+        Ok(out)
     }
 
     /// The `k` best products for `text` under `filter`, best first, with BM25 scores.
@@ -399,7 +422,7 @@ impl Bm25Index {
         }
         let (q, _ignored) = self.parser.parse_query_lenient(text);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, q)];
-        let filters = self.filter_queries(filter);
+        let filters = self.filter_queries(filter)?;
         let query: Box<dyn Query> = if filters.is_empty() {
             clauses
                 .pop()
@@ -441,7 +464,7 @@ impl Bm25Index {
     /// Ids of every product that passes `filter` (for filtering other retrievers).
     pub fn filtered_ids(&self, filter: &Filter) -> Result<std::collections::HashSet<String>> {
         let snap = &self.snapshot;
-        let clauses = self.filter_queries(filter);
+        let clauses = self.filter_queries(filter)?;
         let query: Box<dyn Query> = if clauses.is_empty() {
             Box::new(tantivy::query::AllQuery)
         } else {
@@ -522,6 +545,20 @@ mod tests {
                 .as_str(),
             "3"
         );
+        // Bad price bounds are named errors, for searches and filtered listings.
+        let inverted = Filter {
+            min_price: Some(10.0),
+            max_price: Some(5.0),
+            ..Filter::default()
+        };
+        let e = idx.search("sofa", 10, &inverted).unwrap_err().to_string();
+        assert!(e.contains("min_price 10 is above max_price 5"), "{e}");
+        let nan = Filter {
+            max_price: Some(f64::NAN),
+            ..Filter::default()
+        };
+        let e = idx.filtered_ids(&nan).unwrap_err().to_string();
+        assert!(e.contains("max_price must be a finite number"), "{e}");
         let f = Filter {
             max_price: Some(600.0),
             ..Filter::default()

@@ -5,11 +5,14 @@
 use std::collections::HashMap;
 
 use hyrank_data::DocId;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// How scores are put on one scale before a linear combination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How scores are put on one scale before a linear combination (named
+/// `minmax`, `zscore` and `dbsf` in JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Normalization {
     /// (s − min) / (max − min); a list with one distinct score maps to 1.
     MinMax,
