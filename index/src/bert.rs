@@ -7,8 +7,10 @@
 //!   over it and attention runs per sentence over its own tokens, so no work
 //!   is spent on padding and no attention mask is needed. (With padding and a
 //!   mask, the real tokens' outputs are the same: masked keys get weight 0.)
-//! - **Matrix products on faer** (`W · Xᵀ`, the weights stored column-major
-//!   once), the query, key and value projections fused into one product.
+//! - **Matrix products** `x · Wᵀ` by [`Linear`] (`crate::gemm`): on AVX-512
+//!   CPUs our own kernel over weights packed once at load, elsewhere faer
+//!   over weights stored column-major once; the query, key and value
+//!   projections fused into one product.
 //!   With several threads the batch is cut into one run of sentences a
 //!   thread, each run through the whole pass with single-threaded products.
 //! - **Fused element-wise work:** bias + GELU in one pass, residual + layer
@@ -21,10 +23,10 @@ use std::collections::HashMap;
 
 use candle_core::{DType, Tensor};
 use candle_transformers::models::bert::{Config, HiddenAct, PositionEmbeddingType};
-use faer::linalg::matmul::matmul;
-use faer::{Accum, MatMut, MatRef, Par};
+use faer::Par;
 use rayon::prelude::*;
 
+use crate::gemm::Linear;
 use crate::simd::dot;
 
 /// Why a checkpoint cannot run on the fused path (the caller says where).
@@ -37,31 +39,18 @@ enum Act {
     Relu,
 }
 
-/// A row-major `out × inp` weight (PyTorch's layout) stored column-major,
-/// the layout faer's kernels read without packing it again for every
-/// product (packing the weights took 7 % of the forward pass).
-fn column_major(w: &[f32], out: usize, inp: usize) -> Vec<f32> {
-    let mut c = vec![0f32; w.len()];
-    for (o, row) in w.chunks_exact(inp).enumerate().take(out) {
-        for (k, &v) in row.iter().enumerate() {
-            c[k * out + o] = v;
-        }
-    }
-    c
-}
-
-/// Linear weights are `out × inp`, column-major ([`column_major`]).
+/// Linear weights are `out × inp`, laid out for this CPU's kernel ([`Linear`]).
 struct Layer {
     /// Query, key and value weights stacked: `3·hidden × hidden`.
-    qkv_w: Vec<f32>,
+    qkv_w: Linear,
     qkv_b: Vec<f32>,
-    out_w: Vec<f32>,
+    out_w: Linear,
     out_b: Vec<f32>,
     ln1_w: Vec<f32>,
     ln1_b: Vec<f32>,
-    up_w: Vec<f32>,
+    up_w: Linear,
     up_b: Vec<f32>,
-    down_w: Vec<f32>,
+    down_w: Linear,
     down_b: Vec<f32>,
     ln2_w: Vec<f32>,
     ln2_b: Vec<f32>,
@@ -158,9 +147,9 @@ impl FusedBert {
             qkv_b.extend(take(t, p, &n("attention.self.key.bias"), h)?);
             qkv_b.extend(take(t, p, &n("attention.self.value.bias"), h)?);
             layers.push(Layer {
-                qkv_w: column_major(&qkv_w, 3 * h, h),
+                qkv_w: Linear::new(&qkv_w, 3 * h, h),
                 qkv_b,
-                out_w: column_major(
+                out_w: Linear::new(
                     &take(t, p, &n("attention.output.dense.weight"), h * h)?,
                     h,
                     h,
@@ -168,9 +157,9 @@ impl FusedBert {
                 out_b: take(t, p, &n("attention.output.dense.bias"), h)?,
                 ln1_w: take(t, p, &n("attention.output.LayerNorm.weight"), h)?,
                 ln1_b: take(t, p, &n("attention.output.LayerNorm.bias"), h)?,
-                up_w: column_major(&take(t, p, &n("intermediate.dense.weight"), i * h)?, i, h),
+                up_w: Linear::new(&take(t, p, &n("intermediate.dense.weight"), i * h)?, i, h),
                 up_b: take(t, p, &n("intermediate.dense.bias"), i)?,
-                down_w: column_major(&take(t, p, &n("output.dense.weight"), h * i)?, h, i),
+                down_w: Linear::new(&take(t, p, &n("output.dense.weight"), h * i)?, h, i),
                 down_b: take(t, p, &n("output.dense.bias"), h)?,
                 ln2_w: take(t, p, &n("output.LayerNorm.weight"), h)?,
                 ln2_b: take(t, p, &n("output.LayerNorm.bias"), h)?,
@@ -317,14 +306,14 @@ impl FusedBert {
         let mut up = vec![0f32; t * self.inter];
         let mut scores = Vec::new();
         for l in &self.layers {
-            linear(&x, t, h, &l.qkv_w, 3 * h, &mut qkv, par);
+            l.qkv_w.forward(&x, t, &mut qkv, par);
             add_bias(&mut qkv, &l.qkv_b);
             self.attention(&qkv, &starts, &mut ctx, &mut scores);
-            linear(&ctx, t, h, &l.out_w, h, &mut tmp, par);
+            l.out_w.forward(&ctx, t, &mut tmp, par);
             self.norm_rows(&mut x, Some((&tmp, &l.out_b)), &l.ln1_w, &l.ln1_b);
-            linear(&x, t, h, &l.up_w, self.inter, &mut up, par);
+            l.up_w.forward(&x, t, &mut up, par);
             activate(&mut up, &l.up_b, self.act);
-            linear(&up, t, self.inter, &l.down_w, h, &mut tmp, par);
+            l.down_w.forward(&up, t, &mut tmp, par);
             self.norm_rows(&mut x, Some((&tmp, &l.down_b)), &l.ln2_w, &l.ln2_b);
         }
         Ok(starts
@@ -440,17 +429,6 @@ fn add_bias(x: &mut [f32], b: &[f32]) {
     }
 }
 
-/// `y = x · Wᵀ` for `x`: rows × inp (row-major) and `W`: out × inp
-/// (column-major), as one faer product `Yᵀ = W · Xᵀ` (a row-major matrix is
-/// its transpose in column-major). (Plain arguments: the call sites read as
-/// the formula.)
-fn linear(x: &[f32], rows: usize, inp: usize, w: &[f32], out: usize, y: &mut [f32], par: Par) {
-    let xt = MatRef::from_column_major_slice(&x[..rows * inp], inp, rows);
-    let wm = MatRef::from_column_major_slice(w, out, inp);
-    let yt = MatMut::from_column_major_slice_mut(&mut y[..rows * out], out, rows);
-    matmul(yt, Accum::Replace, wm, xt, 1.0f32, par);
-}
-
 /// `x ← act(x + b)`, row by row (`b`: one value a column).
 #[inline(always)]
 fn activate(x: &mut [f32], b: &[f32], act: Act) {
@@ -526,7 +504,8 @@ mod tests {
     }
 
     /// A small model with weights from a fixed hash, to compare the pass's
-    /// two compilations.
+    /// two compilations (its 48-wide query-key-value product runs on the
+    /// AVX-512 panel kernel where the CPU has one, the others on faer).
     fn tiny() -> FusedBert {
         let (h, i, vocab, max_pos) = (16, 40, 50, 24);
         let mut seed = 7u64;
@@ -542,15 +521,15 @@ mod tests {
         };
         let layers = (0..2)
             .map(|_| Layer {
-                qkv_w: w(3 * h * h, 0.5),
+                qkv_w: Linear::new(&w(3 * h * h, 0.5), 3 * h, h),
                 qkv_b: w(3 * h, 0.1),
-                out_w: w(h * h, 0.5),
+                out_w: Linear::new(&w(h * h, 0.5), h, h),
                 out_b: w(h, 0.1),
                 ln1_w: w(h, 0.2).into_iter().map(|v| v + 1.0).collect(),
                 ln1_b: w(h, 0.1),
-                up_w: w(i * h, 0.5),
+                up_w: Linear::new(&w(i * h, 0.5), i, h),
                 up_b: w(i, 0.1),
-                down_w: w(h * i, 0.5),
+                down_w: Linear::new(&w(h * i, 0.5), h, i),
                 down_b: w(h, 0.1),
                 ln2_w: w(h, 0.2).into_iter().map(|v| v + 1.0).collect(),
                 ln2_b: w(h, 0.1),

@@ -31,6 +31,7 @@ pub mod bm25;
 pub mod encoder;
 pub mod error;
 pub mod fusion;
+mod gemm;
 mod hnsw;
 mod huge;
 pub mod model;

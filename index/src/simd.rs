@@ -28,6 +28,20 @@ pub(crate) fn avx2_fma() -> bool {
     })
 }
 
+/// Whether this CPU has AVX-512F (detected once): the BERT pass's matrix
+/// products (`crate::gemm`) use it.
+pub(crate) fn avx512f() -> bool {
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("avx512f")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    })
+}
+
 /// Lanes summed independently by the portable loop, so that consecutive
 /// additions do not wait on each other.
 const LANES: usize = 32;
