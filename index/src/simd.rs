@@ -3,8 +3,9 @@
 //!
 //! Release builds target baseline x86-64 (SSE2), so the compiler alone would
 //! use 4-wide vectors and no fused multiply-add. [`dot`] dispatches to an
-//! AVX2 + FMA kernel when the CPU reports both (AVX-512 measured no faster on
-//! this project's AMD EPYC machines); [`avx2_fma`] lets other modules do the
+//! AVX2 + FMA kernel when the CPU reports both (AVX-512 measured no faster for
+//! these dot products on this project's AMD EPYC machines; the BERT pass's
+//! matrix products do use it, `crate::gemm`); [`avx2_fma`] lets other modules do the
 //! same (the BERT pass, `crate::bert`). Those calls and the prefetch hint
 //! are the only `unsafe` code of this module (ADR 0005):
 //! calling a `#[target_feature]` function is sound once the feature was
