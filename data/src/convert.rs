@@ -9,7 +9,9 @@ use crate::error::{Error, IoContext, Result};
 use crate::formats::ndjson::{
     read_catalog_vec, read_queries, write_queries_jsonl, write_queries_tsv, NdjsonWriter,
 };
-use crate::formats::{beir, esci, trec, ubi, wands};
+use crate::formats::srw::{self, RatingMap};
+use crate::formats::{beir, esci, trec, ubi, wands, yandex};
+use crate::fsio::StagedDir;
 use crate::log::{EventLog, LogConfig, LogReader, SyncPolicy};
 use crate::types::{GradeMap, InteractionEvent, Judgment, Product, Query};
 
@@ -24,10 +26,14 @@ pub enum Format {
     Wands,
     /// BEIR `corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`.
     Beir,
-    /// OpenSearch UBI `ubi_queries.ndjson`, `ubi_events.ndjson`.
+    /// OpenSearch UBI queries and events: a file (NDJSON or bulk) or a folder.
     Ubi,
     /// Cranfield 1400: `cran.all.1400`, `cran.qry`, `cranqrel`.
     Cranfield,
+    /// Yandex click logs (Relevance Prediction 2011 or Personalized Search 2013): one file.
+    Yandex,
+    /// OpenSearch Search Relevance Workbench judgments and query sets (JSON): a file or a folder.
+    Srw,
 }
 
 impl FromStr for Format {
@@ -40,8 +46,10 @@ impl FromStr for Format {
             "beir" => Ok(Self::Beir),
             "ubi" => Ok(Self::Ubi),
             "cranfield" => Ok(Self::Cranfield),
+            "yandex" => Ok(Self::Yandex),
+            "srw" => Ok(Self::Srw),
             other => Err(format!(
-                "unknown format `{other}` (hyrank, esci, wands, beir, ubi, cranfield)"
+                "unknown format `{other}` (hyrank, esci, wands, beir, ubi, cranfield, yandex, srw)"
             )),
         }
     }
@@ -56,6 +64,8 @@ impl fmt::Display for Format {
             Self::Beir => "beir",
             Self::Ubi => "ubi",
             Self::Cranfield => "cranfield",
+            Self::Yandex => "yandex",
+            Self::Srw => "srw",
         })
     }
 }
@@ -69,6 +79,10 @@ pub struct ReadOptions {
     pub split: Option<String>,
     /// Label → grade.
     pub grades: GradeMap,
+    /// UBI `position.ordinal` base (0 or 1); `None` detects it per application.
+    pub ubi_ordinal_base: Option<u32>,
+    /// SRW rating → grade.
+    pub ratings: RatingMap,
 }
 
 impl Default for ReadOptions {
@@ -77,6 +91,8 @@ impl Default for ReadOptions {
             locale: "us".into(),
             split: None,
             grades: GradeMap::default(),
+            ubi_ordinal_base: None,
+            ratings: RatingMap::Whole,
         }
     }
 }
@@ -113,11 +129,12 @@ fn optional(dir: &Path, name: &str) -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
-/// Reads a data set in `format` from folder `dir`.
+/// Reads a data set in `format` from folder `dir` (UBI: a file or a folder).
 pub fn read_dataset(format: Format, dir: &Path, opts: &ReadOptions) -> Result<Dataset> {
     let mut d = Dataset::default();
     match format {
         Format::Hyrank => {
+            crate::fsio::settle(dir)?;
             d.products = optional(dir, "catalog.ndjson")
                 .map(read_catalog_vec)
                 .transpose()?;
@@ -184,31 +201,65 @@ pub fn read_dataset(format: Format, dir: &Path, opts: &ReadOptions) -> Result<Da
         }
         Format::Ubi => {
             let (events, report) = ubi::read_ubi(
-                need(dir, "ubi_queries.ndjson")?,
-                need(dir, "ubi_events.ndjson")?,
+                dir,
+                &ubi::UbiOptions {
+                    ordinal_base: opts.ubi_ordinal_base,
+                },
             )?;
-            for (action, n) in &report.unmapped_actions {
-                d.notes.push(format!(
-                    "{n} UBI `{action}` events have no hyrank counterpart and were not converted"
-                ));
-            }
-            if report.purchases_without_price > 0 {
-                d.notes.push(format!(
-                    "{} purchases carried no price (unit price 0)",
-                    report.purchases_without_price
-                ));
-            }
+            d.notes.extend(report.lines());
             d.events = Some(events);
+        }
+        Format::Yandex => {
+            let (events, report) = yandex::read_yandex(dir)?;
+            d.notes.extend(report.lines());
+            d.events = Some(events);
+        }
+        Format::Srw => {
+            let data = srw::read_srw(dir, &opts.ratings)?;
+            for (f, kind) in &data.files {
+                d.notes.push(format!("SRW: read {} as {kind}", f.display()));
+            }
+            d.notes.push(format!(
+                "SRW: {} queries (ids derived from their text), {} judgments",
+                data.queries.len(),
+                data.qrels.len()
+            ));
+            d.queries = Some(data.queries);
+            if !data.qrels.is_empty() {
+                d.qrels = Some(data.qrels);
+            }
         }
     }
     Ok(d)
 }
 
 /// Writes `d` in `format` into folder `dir`; returns the files written.
+///
+/// The files are written as one set (see [`StagedDir`]): into a staging
+/// folder first, then moved into place together, replacing the files of the
+/// same names (an earlier conversion's) and leaving any other entry of `dir`
+/// alone. A run killed half-way leaves `dir` as it was; a re-run needs no
+/// cleanup.
 pub fn write_dataset(format: Format, d: &Dataset, dir: &Path) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).at(dir)?;
-    let mut written = Vec::new();
-    let mut products_to = |path: PathBuf, beir_layout: bool| -> Result<()> {
+    write_dataset_with(format, d, dir, &WriteOptions::default())
+}
+
+/// Options of [`write_dataset_with`].
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// SRW: grade → rating (the map inverted).
+    pub ratings: RatingMap,
+}
+
+/// [`write_dataset`] with options.
+pub fn write_dataset_with(
+    format: Format,
+    d: &Dataset,
+    dir: &Path,
+    opts: &WriteOptions,
+) -> Result<Vec<PathBuf>> {
+    let stage = StagedDir::begin(dir)?;
+    let write_products = |path: PathBuf, beir_layout: bool| -> Result<()> {
         if let Some(ps) = &d.products {
             if beir_layout {
                 beir::write_corpus(&path, ps)?;
@@ -219,49 +270,38 @@ pub fn write_dataset(format: Format, d: &Dataset, dir: &Path) -> Result<Vec<Path
                 }
                 w.finish()?;
             }
-            written.push(path);
         }
         Ok(())
     };
     match format {
         Format::Hyrank => {
-            products_to(dir.join("catalog.ndjson"), false)?;
+            write_products(stage.path("catalog.ndjson"), false)?;
             if let Some(q) = &d.queries {
-                write_queries_tsv(dir.join("queries.tsv"), q)?;
-                written.push(dir.join("queries.tsv"));
+                write_queries_tsv(stage.path("queries.tsv"), q)?;
             }
             if let Some(q) = &d.qrels {
-                trec::write_qrels(dir.join("qrels.trec"), q)?;
-                written.push(dir.join("qrels.trec"));
+                trec::write_qrels(stage.path("qrels.trec"), q)?;
             }
             if let Some(events) = &d.events {
-                let target = dir.join("events");
-                if target.exists() && std::fs::read_dir(&target).at(&target)?.next().is_some() {
-                    return Err(Error::InvalidArgument(format!(
-                        "{}: an interaction log is already there; refusing to mix logs",
-                        target.display()
-                    )));
-                }
-                let mut log =
-                    EventLog::open(&target, LogConfig::default().sync(SyncPolicy::Manual))?;
+                let mut log = EventLog::open(
+                    stage.path("events"),
+                    LogConfig::default().sync(SyncPolicy::Manual),
+                )?;
                 for e in events {
                     log.append(e)?;
                 }
                 log.close()?;
-                written.push(target);
             }
         }
         Format::Beir => {
-            products_to(dir.join("corpus.jsonl"), true)?;
+            write_products(stage.path("corpus.jsonl"), true)?;
             if let Some(q) = &d.queries {
-                write_queries_jsonl(dir.join("queries.jsonl"), q)?;
-                written.push(dir.join("queries.jsonl"));
+                write_queries_jsonl(stage.path("queries.jsonl"), q)?;
             }
             if let Some(q) = &d.qrels {
-                let qd = dir.join("qrels");
+                let qd = stage.path("qrels");
                 std::fs::create_dir_all(&qd).at(&qd)?;
                 beir::write_qrels(qd.join("test.tsv"), q)?;
-                written.push(qd.join("test.tsv"));
             }
         }
         Format::Ubi => {
@@ -269,26 +309,37 @@ pub fn write_dataset(format: Format, d: &Dataset, dir: &Path) -> Result<Vec<Path
                 Error::InvalidArgument("UBI output needs interaction events".into())
             })?;
             let (qs, es) = ubi::to_ubi(events, "hyrank");
-            for (name, rows) in [
-                ("ubi_queries.ndjson", serde_json::to_value(&qs)),
-                ("ubi_events.ndjson", serde_json::to_value(&es)),
-            ] {
-                let rows = rows.map_err(|e| Error::io(dir, std::io::Error::other(e)))?;
-                let mut w = NdjsonWriter::create(dir.join(name))?;
-                for r in rows.as_array().into_iter().flatten() {
+            for (name, rows) in [("ubi_queries.ndjson", qs), ("ubi_events.ndjson", es)] {
+                let mut w = NdjsonWriter::create(stage.path(name))?;
+                for r in &rows {
                     w.write(r)?;
                 }
                 w.finish()?;
-                written.push(dir.join(name));
             }
         }
-        Format::Esci | Format::Wands | Format::Cranfield => {
+        Format::Srw => {
+            let queries = d.queries.as_deref().unwrap_or_default();
+            if queries.is_empty() && d.qrels.is_none() {
+                return Err(Error::InvalidArgument(
+                    "SRW output needs queries or judgments".into(),
+                ));
+            }
+            if let Some(q) = &d.qrels {
+                let text = srw::judgments_json(queries, q, &opts.ratings, "hyrank judgments")?;
+                crate::fsio::write_atomic(stage.path("judgments.json"), text.as_bytes())?;
+            }
+            if !queries.is_empty() {
+                let text = srw::query_set_json(queries, "hyrank queries");
+                crate::fsio::write_atomic(stage.path("queryset.json"), text.as_bytes())?;
+            }
+        }
+        Format::Esci | Format::Wands | Format::Cranfield | Format::Yandex => {
             return Err(Error::InvalidArgument(format!(
-                "writing {format} is not supported: write hyrank or beir"
+                "writing {format} is not supported: write hyrank, beir, ubi or srw"
             )));
         }
     }
-    Ok(written)
+    stage.commit()
 }
 
 #[cfg(test)]
@@ -334,10 +385,10 @@ mod tests {
 
         let out = tempfile::tempdir().unwrap();
         write_dataset(Format::Hyrank, &back, out.path()).unwrap();
-        assert!(write_dataset(Format::Hyrank, &back, out.path())
-            .unwrap_err()
-            .to_string()
-            .contains("already there"));
+        // A re-run replaces the earlier conversion's files (no mixed logs).
+        write_dataset(Format::Hyrank, &back, out.path()).unwrap();
+        let again = read_dataset(Format::Hyrank, out.path(), &ReadOptions::default()).unwrap();
+        assert_eq!(again.events.unwrap().len(), b.len());
         assert!(
             read_dataset(Format::Wands, out.path(), &ReadOptions::default())
                 .unwrap_err()

@@ -10,14 +10,17 @@ use std::path::{Path, PathBuf};
 /// `Result` with this crate's [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Where in an input a problem was found: file, 1-based line (or row), and
-/// the field or column when known.
+/// Where in an input a problem was found: one position (file, 1-based line
+/// or row, 1-based column when known) and the field or column name when the
+/// problem is in one. Displayed as `file:line:column: field `path``.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
     /// The file (or a name such as `<stdin>`).
     pub path: PathBuf,
     /// 1-based line for text formats, 1-based row for Parquet; 0 when unknown.
     pub line: u64,
+    /// 1-based column (in characters) on that line, when known.
+    pub column: Option<u64>,
     /// The field (JSON path) or column, when the problem is in one.
     pub field: Option<String>,
 }
@@ -28,6 +31,7 @@ impl Location {
         Self {
             path: path.into(),
             line,
+            column: None,
             field: None,
         }
     }
@@ -38,6 +42,13 @@ impl Location {
         self.field = Some(field.into());
         self
     }
+
+    /// The same location at a 1-based column of its line.
+    #[must_use]
+    pub fn column(mut self, column: u64) -> Self {
+        self.column = Some(column);
+        self
+    }
 }
 
 impl fmt::Display for Location {
@@ -45,6 +56,9 @@ impl fmt::Display for Location {
         write!(f, "{}", self.path.display())?;
         if self.line > 0 {
             write!(f, ":{}", self.line)?;
+            if let Some(c) = self.column {
+                write!(f, ":{c}")?;
+            }
         }
         if let Some(field) = &self.field {
             write!(f, ": field `{field}`")?;

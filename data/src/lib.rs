@@ -10,7 +10,7 @@
 //!
 //! // Errors name the file, the line and the field.
 //! let err = ndjson::from_str::<Product>("catalog.ndjson", r#"{"id": "p1", "title": "x", "price": "cheap"}"#).unwrap_err();
-//! assert!(err.to_string().starts_with("catalog.ndjson:1: field `price`"));
+//! assert!(err.to_string().starts_with("catalog.ndjson:1:28: field `price`"));
 //! ```
 //!
 //! Modules:
@@ -19,7 +19,10 @@
 //! - [`log`]: the append-only, fsynced, rotated, compactable interaction log.
 //! - [`synth`]: the seeded synthetic catalogue, queries, judgments and user simulator.
 //! - [`stats`]: summary statistics of a data folder.
+//! - [`check`]: the consistency rules of a log, checked with the places that break them.
+//! - [`fsio`]: crash-safe files and data sets written as one set.
 
+pub mod check;
 pub mod convert;
 pub mod error;
 pub mod formats;

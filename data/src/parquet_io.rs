@@ -13,7 +13,9 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use crate::error::{Error, IoContext, Location, Result};
 
 /// Streams the record batches of a parquet file.
+/// A Git LFS pointer in place of the file is refused with a hint.
 pub fn read_batches(path: &Path) -> Result<impl Iterator<Item = Result<RecordBatch>>> {
+    crate::formats::refuse_lfs_pointer(path)?;
     let file = File::open(path).at(path)?;
     let perr = |e: parquet::errors::ParquetError| Error::Parquet {
         path: path.to_path_buf(),

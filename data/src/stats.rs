@@ -1,7 +1,7 @@
 //! Summary statistics of a data folder (catalogue, queries, qrels, log),
 //! computed in one streaming pass over each file.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -45,8 +45,10 @@ pub struct LogStats {
     pub clicks_per_impression: f64,
     /// Purchases per click.
     pub purchases_per_click: f64,
-    /// Click-through rate at positions 1..=10.
+    /// Click-through rate at positions 1..=10 (partial impressions left out).
     pub ctr_at_position: Vec<f64>,
+    /// Impressions whose results only hold what events revealed.
+    pub partial_impressions: u64,
     /// Revenue (sum of quantity × unit price).
     pub revenue: f64,
 }
@@ -73,8 +75,13 @@ fn quantiles(mut v: Vec<f64>) -> Option<[f64; 3]> {
     Some([q(0.1), q(0.5), q(0.9)])
 }
 
-/// Computes the statistics of a data folder.
+/// Computes the statistics of a data folder; a folder without any hyrank
+/// data file is an error.
 pub fn compute(dir: &Path) -> Result<DataStats> {
+    crate::fsio::settle(dir)?;
+    if !crate::check::has_hyrank_files(dir) {
+        return Err(crate::check::no_hyrank_files(dir));
+    }
     let mut out = DataStats::default();
     let cat = dir.join("catalog.ndjson");
     if cat.exists() {
@@ -119,6 +126,9 @@ pub fn compute(dir: &Path) -> Result<DataStats> {
         let mut s = LogStats::default();
         let (mut sessions, mut users) = (BTreeSet::new(), BTreeSet::new());
         let (mut shown, mut clicked) = ([0u64; 10], [0u64; 10]);
+        // Partial impressions (imported logs that only know what was clicked)
+        // would make every click a CTR of 1: they stay out of the CTR.
+        let mut partial: HashSet<String> = HashSet::new();
         let (mut first, mut last) = (None, None);
         for e in LogReader::open(&events)? {
             let e = e?;
@@ -128,12 +138,18 @@ pub fn compute(dir: &Path) -> Result<DataStats> {
             first = first.or(Some(e.timestamp()));
             last = Some(e.timestamp());
             match &e {
+                InteractionEvent::Impression(i) if i.partial => {
+                    s.partial_impressions += 1;
+                    partial.insert(i.request_id.0.clone());
+                }
                 InteractionEvent::Impression(i) => {
                     for r in i.results.iter().filter(|r| r.position <= 10) {
                         shown[r.position as usize - 1] += 1;
                     }
                 }
-                InteractionEvent::Click(c) if c.position <= 10 => {
+                InteractionEvent::Click(c)
+                    if c.position <= 10 && !partial.contains(&c.request_id.0) =>
+                {
                     clicked[c.position as usize - 1] += 1
                 }
                 InteractionEvent::Purchase(p) => s.revenue += f64::from(p.quantity) * p.unit_price,
@@ -200,6 +216,13 @@ impl DataStats {
         if let Some(l) = &self.log {
             let kinds: Vec<String> = l.events.iter().map(|(k, v)| format!("{k} {v}")).collect();
             let _ = writeln!(o, "events         {}", kinds.join(", "));
+            if l.partial_impressions > 0 {
+                let _ = writeln!(
+                    o,
+                    "partial        {} impressions only know what was clicked or bought (left out of the CTR)",
+                    l.partial_impressions
+                );
+            }
             let _ = writeln!(o, "sessions       {} by {} users", l.sessions, l.users);
             if let Some((a, b)) = &l.span {
                 let _ = writeln!(o, "span           {a} .. {b}");
@@ -215,11 +238,6 @@ impl DataStats {
                 .map(|c| format!("{c:.3}"))
                 .collect();
             let _ = writeln!(o, "CTR@1..10      {}", ctr.join(" "));
-        }
-        if o.is_empty() {
-            o.push_str(
-                "no hyrank data files found (catalog.ndjson, queries.tsv, qrels.trec, events/)\n",
-            );
         }
         o
     }
@@ -255,9 +273,8 @@ mod tests {
         assert_eq!(log.events["click"], r.simulation.clicks);
         assert!(log.ctr_at_position[0] > log.ctr_at_position[9]);
         assert!(s.render().contains("500 products"));
-        assert!(compute(&dir.path().join("nothing"))
-            .unwrap()
-            .render()
-            .starts_with("no hyrank data"));
+        let empty = tempfile::tempdir().unwrap();
+        let err = compute(empty.path()).unwrap_err().to_string();
+        assert!(err.contains("no hyrank data files"), "{err}");
     }
 }

@@ -50,7 +50,9 @@ impl Timestamp {
     }
 
     /// Parses RFC 3339 (`2026-01-01T09:30:00Z`, fractional seconds and
-    /// `±hh:mm` offsets allowed; a space may replace `T`).
+    /// `±hh:mm` offsets allowed; a space may replace `T`), and the ISO 8601
+    /// offsets `±hhmm` and `±hh` that Java-based tools write
+    /// (`2025-01-24T07:31:30.699+0000`).
     pub fn parse_rfc3339(s: &str) -> Result<Self, String> {
         let err = || format!("`{s}` is not an RFC 3339 timestamp (e.g. 2026-01-01T09:30:00Z)");
         let b = s.trim().as_bytes();
@@ -100,9 +102,19 @@ impl Timestamp {
         let offset_min = match b.get(i) {
             None => 0, // no zone: read as UTC
             Some(b'Z') | Some(b'z') if i + 1 == b.len() => 0,
-            Some(&sign @ (b'+' | b'-')) if b.len() == i + 6 && b[i + 3] == b':' => {
-                let oh = num(i + 1..i + 3)?;
-                let om = num(i + 4..i + 6)?;
+            // `+hh:mm` (RFC 3339), `+hhmm` (ISO 8601 basic, as Java's and
+            // OpenSearch's formatters write) or `+hh`.
+            Some(&sign @ (b'+' | b'-')) => {
+                let rest = b.len() - i - 1;
+                let (oh, om) = match rest {
+                    5 if b[i + 3] == b':' => (num(i + 1..i + 3)?, num(i + 4..i + 6)?),
+                    4 => (num(i + 1..i + 3)?, num(i + 3..i + 5)?),
+                    2 => (num(i + 1..i + 3)?, 0),
+                    _ => return Err(err()),
+                };
+                if oh > 23 || om > 59 {
+                    return Err(err());
+                }
                 let m = oh * 60 + om;
                 if sign == b'-' {
                     -m
@@ -149,7 +161,24 @@ impl<'de> Deserialize<'de> for Timestamp {
                 f.write_str("an RFC 3339 timestamp string or integer milliseconds since the epoch")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Timestamp, E> {
+                // Epoch milliseconds written as a string ("1717527762025").
+                let digits = v.strip_prefix('-').unwrap_or(v);
+                if !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit()) {
+                    return v
+                        .parse::<i64>()
+                        .map(Timestamp)
+                        .map_err(|_| E::custom("timestamp out of range"));
+                }
                 Timestamp::parse_rfc3339(v).map_err(E::custom)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Timestamp, E> {
+                if v.is_finite() && v.fract() == 0.0 && v.abs() < 9.0e15 {
+                    Ok(Timestamp(v as i64))
+                } else {
+                    Err(E::custom(format!(
+                        "{v} is not a whole number of milliseconds since the epoch"
+                    )))
+                }
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Timestamp, E> {
                 Ok(Timestamp(v))
@@ -177,6 +206,20 @@ mod tests {
         assert_eq!(Timestamp::from_ymd(2000, 3, 1).0, 951_868_800_000);
         let off = Timestamp::parse_rfc3339("2026-01-01T01:00:00+01:00").unwrap();
         assert_eq!(off, Timestamp::from_ymd(2026, 1, 1));
+        for same in [
+            "2025-01-24T07:31:30.699Z",
+            "2025-01-24T07:31:30.699+00:00",
+            "2025-01-24T07:31:30.699+0000",
+            "2025-01-24T07:31:30.699+00",
+            "2025-01-24T09:31:30.699+0200",
+            "2025-01-24T02:01:30.699-0530",
+        ] {
+            assert_eq!(
+                Timestamp::parse_rfc3339(same).unwrap().to_string(),
+                "2025-01-24T07:31:30.699Z",
+                "{same}"
+            );
+        }
         assert_eq!(Timestamp(-1).to_string(), "1969-12-31T23:59:59.999Z");
     }
 
@@ -188,6 +231,9 @@ mod tests {
             "2026-01-01",
             "yesterday",
             "2026-01-01T00:00:00Q",
+            "2026-01-01T00:00:00+2400",
+            "2026-01-01T00:00:00+01:0",
+            "2026-01-01T00:00:00+1",
         ] {
             assert!(Timestamp::parse_rfc3339(bad).is_err(), "{bad}");
         }

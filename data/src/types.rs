@@ -392,6 +392,12 @@ pub struct Impression {
     /// Experiment arm, if the request was in an experiment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arm: Option<String>,
+    /// True when `results` holds only what later events revealed (an
+    /// imported log that recorded clicks but not the page): documents shown
+    /// but never acted on are missing, so the list says nothing about what
+    /// was skipped. Click models and CTR statistics leave such pages out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 /// A click on a result.
@@ -539,6 +545,43 @@ impl InteractionEvent {
             Self::AddToCart(e) => Some(&e.doc),
             Self::Purchase(e) => Some(&e.doc),
         }
+    }
+
+    /// Parses one NDJSON line of the log. Unlike serde's internally tagged
+    /// form, an error names the field path inside the event (`results[3].position`)
+    /// and one position on the line.
+    pub fn parse_line(line: &str, at: crate::Location) -> crate::Result<Self> {
+        use crate::formats::parse_json;
+        #[derive(Deserialize)]
+        struct Tag {
+            #[serde(rename = "type")]
+            kind: Option<String>,
+        }
+        let tag: Tag = parse_json(line, at.clone())?;
+        let Some(kind) = tag.kind else {
+            return Err(crate::Error::parse(
+                at.field("type"),
+                "missing: every event has `\"type\"`: impression, click, add_to_cart or purchase",
+            ));
+        };
+        Ok(match kind.as_str() {
+            "impression" => Self::Impression(parse_json(line, at)?),
+            "click" => Self::Click(parse_json(line, at)?),
+            "add_to_cart" => Self::AddToCart(parse_json(line, at)?),
+            "purchase" => Self::Purchase(parse_json(line, at)?),
+            other => {
+                let at = match crate::formats::key_column(line, "type") {
+                    Some(c) => at.column(c),
+                    None => at,
+                };
+                return Err(crate::Error::parse(
+                    at.field("type"),
+                    format!(
+                        "unknown event type `{other}` (impression, click, add_to_cart, purchase)"
+                    ),
+                ));
+            }
+        })
     }
 
     /// Checks invariants serde cannot express; returns the offending field and why.

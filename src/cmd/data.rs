@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use hyrank_data::convert::{read_dataset, write_dataset, Format, ReadOptions};
+use hyrank_data::convert::{read_dataset, write_dataset_with, Format, ReadOptions, WriteOptions};
+use hyrank_data::formats::srw::RatingMap;
 use hyrank_data::synth::queries::QueryMix;
 use hyrank_data::synth::{generate, Drift, Examination, Randomization, SimConfig, WorldConfig};
 use hyrank_data::GradeMap;
@@ -14,7 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub enum DataCommand {
     /// Generate the synthetic world: catalogue, queries, judgments and an interaction log.
     Generate(GenerateArgs),
-    /// Print statistics of a data folder.
+    /// Print statistics of a data folder (and warn about the log's consistency).
     Stats {
         /// The folder (with catalog.ndjson, queries.tsv, qrels.trec, events/).
         dir: PathBuf,
@@ -22,15 +23,27 @@ pub enum DataCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Convert a data set between formats (esci, wands, beir, ubi → hyrank, beir, ubi).
+    /// Check a data folder's log: every click, add-to-cart and purchase on a
+    /// shown document of an earlier impression, CTR <= 1 per position, unique
+    /// ids. Exits 1 when a rule is broken.
+    Check {
+        /// The folder (with events/, and catalog.ndjson to check documents against).
+        dir: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Convert a data set between formats (hyrank, esci, wands, beir, ubi,
+    /// cranfield, yandex, srw → hyrank, beir, ubi, srw). The output folder
+    /// gets the converted files as one set: a killed run leaves it as it was.
     Convert {
-        /// Input format: hyrank, esci, wands, beir, ubi.
+        /// Input format: hyrank, esci, wands, beir, ubi, cranfield, yandex, srw.
         #[arg(long)]
         from: Format,
-        /// Input folder.
+        /// Input folder (ubi, srw: a file or a folder; yandex: a file).
         #[arg(long)]
         input: PathBuf,
-        /// Output format: hyrank, beir, ubi.
+        /// Output format: hyrank, beir, ubi, srw.
         #[arg(long, default_value = "hyrank")]
         to: Format,
         /// Output folder.
@@ -42,9 +55,15 @@ pub enum DataCommand {
         /// ESCI / BEIR split (BEIR default: test; ESCI default: both).
         #[arg(long)]
         split: Option<String>,
-        /// Label → grade map, e.g. `E=3,S=2,C=1,I=0,Exact=2,Partial=1,Irrelevant=0`.
+        /// Label → grade map: ESCI / WANDS `E=3,S=2,C=1,I=0,Exact=2,Partial=1,Irrelevant=0`;
+        /// SRW ratings `100=3,10=2,1=1,0=0`, `round` or `scale=10` (reading and,
+        /// inverted, writing).
         #[arg(long)]
         grades: Option<String>,
+        /// UBI: read `position.ordinal` as 0- or 1-based for every application
+        /// (default: detected per application, and reported).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1))]
+        ubi_ordinal_base: Option<u32>,
     },
     /// Compact the closed segments of an interaction log to Parquet.
     Compact {
@@ -230,6 +249,35 @@ pub fn run(cmd: DataCommand) -> Result<()> {
             } else {
                 print!("{}", s.render());
             }
+            if let Some(c) = hyrank_data::check::check_dir(&dir)? {
+                if !c.is_consistent() {
+                    eprint!("warning: {}", c.summary());
+                    eprintln!("warning: `hyrank data check {}` lists them", dir.display());
+                }
+            }
+        }
+        DataCommand::Check { dir, json } => {
+            if !dir.is_dir() {
+                bail!("{}: not a folder", dir.display());
+            }
+            match hyrank_data::check::check_dir(&dir)? {
+                None => println!("{}: no interaction log (events/) to check", dir.display()),
+                Some(c) => {
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&c)?);
+                    } else {
+                        println!("{}", c.headline());
+                        print!("{}", c.details());
+                    }
+                    if !c.is_consistent() {
+                        bail!(
+                            "{}: {} consistency violations in the log",
+                            dir.display(),
+                            c.violation_count()
+                        );
+                    }
+                }
+            }
         }
         DataCommand::Convert {
             from,
@@ -239,24 +287,39 @@ pub fn run(cmd: DataCommand) -> Result<()> {
             locale,
             split,
             grades,
+            ubi_ordinal_base,
         } => {
-            let grades = match grades {
-                Some(g) => GradeMap::parse(&g)
+            let srw = from == Format::Srw || to == Format::Srw;
+            let ratings = match (&grades, srw) {
+                (Some(g), true) => RatingMap::parse(g)
+                    .map_err(anyhow::Error::msg)
+                    .context("--grades (SRW ratings: e.g. 100=3,10=2,1=1,0=0, round, scale=10)")?,
+                _ => RatingMap::Whole,
+            };
+            let grades = match (grades, srw) {
+                (Some(g), false) => GradeMap::parse(&g)
                     .map_err(anyhow::Error::msg)
                     .context("--grades")?,
-                None => GradeMap::default(),
+                _ => GradeMap::default(),
             };
             let opts = ReadOptions {
                 locale,
                 split,
                 grades,
+                ubi_ordinal_base,
+                ratings: ratings.clone(),
             };
             let d = read_dataset(from, &input, &opts)?;
             for n in &d.notes {
                 eprintln!("note: {n}");
             }
-            for f in write_dataset(to, &d, &out)? {
+            for f in write_dataset_with(to, &d, &out, &WriteOptions { ratings })? {
                 println!("wrote {}", f.display());
+            }
+            if to == Format::Hyrank {
+                if let Some(c) = hyrank_data::check::check_dir(&out)? {
+                    print!("{}", c.summary());
+                }
             }
         }
         DataCommand::Compact { log } => {

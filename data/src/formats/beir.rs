@@ -7,8 +7,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::ndjson::{NdjsonWriter, Validate};
-use super::{header_indices, parse_json, split_tabs, Lines};
+use super::ndjson::{NdjsonWriter, Record};
+use super::{field_error, header_indices, parse_json, split_tabs, Lines};
 use crate::error::{Error, IoContext, Result};
 use crate::fsio::AtomicFile;
 use crate::types::{Judgment, Product};
@@ -43,7 +43,7 @@ pub fn read_corpus(path: impl AsRef<Path>) -> Result<Vec<Product>> {
         let mut p = Product::new(d.id.as_str(), title);
         p.description = d.text;
         p.check()
-            .map_err(|(f, why)| Error::parse(at.field(f), why))?;
+            .map_err(|(f, why)| field_error(&line, at, f, why))?;
         out.push(p);
     }
     Ok(out)

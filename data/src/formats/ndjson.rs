@@ -10,24 +10,48 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{parse_json, Lines};
-use crate::error::{Error, IoContext, Result};
+use super::{field_error, parse_json, Lines};
+use crate::error::{Error, IoContext, Location, Result};
 use crate::fsio::AtomicFile;
-use crate::types::{Product, Query, QueryId};
+use crate::types::{InteractionEvent, Product, Query, QueryId};
 
-/// A record that can check itself after parsing.
-pub trait Validate {
-    /// Returns the offending field and the reason.
+/// A record of an NDJSON file: parsed from one line, then checked.
+pub trait Record: Sized {
+    /// Parses one line (`at` is its location); the default is [`parse_json`].
+    fn parse(line: &str, at: Location) -> Result<Self>
+    where
+        Self: DeserializeOwned,
+    {
+        parse_json(line, at)
+    }
+
+    /// Checks invariants serde cannot express; returns the offending field and the reason.
     fn check(&self) -> std::result::Result<(), (&'static str, String)>;
+
+    /// Parses and checks one line: an error names the line, the column and the field.
+    fn read(line: &str, at: Location) -> Result<Self>
+    where
+        Self: DeserializeOwned,
+    {
+        let v = Self::parse(line, at.clone())?;
+        match v.check() {
+            Ok(()) => Ok(v),
+            Err((field, why)) => Err(field_error(line, at, field, why)),
+        }
+    }
 }
 
-impl Validate for Product {
+impl Record for Product {
     fn check(&self) -> std::result::Result<(), (&'static str, String)> {
         self.validate()
     }
 }
 
-impl Validate for crate::types::InteractionEvent {
+impl Record for InteractionEvent {
+    fn parse(line: &str, at: Location) -> Result<Self> {
+        InteractionEvent::parse_line(line, at)
+    }
+
     fn check(&self) -> std::result::Result<(), (&'static str, String)> {
         self.validate()
     }
@@ -60,7 +84,7 @@ impl<T, R: BufRead> NdjsonReader<T, R> {
     }
 }
 
-impl<T: DeserializeOwned + Validate, R: BufRead> Iterator for NdjsonReader<T, R> {
+impl<T: DeserializeOwned + Record, R: BufRead> Iterator for NdjsonReader<T, R> {
     type Item = Result<T>;
 
     fn next(&mut self) -> Option<Result<T>> {
@@ -72,13 +96,7 @@ impl<T: DeserializeOwned + Validate, R: BufRead> Iterator for NdjsonReader<T, R>
             if line.trim().is_empty() {
                 continue;
             }
-            let at = self.lines.location();
-            return Some(
-                parse_json::<T>(&line, at.clone()).and_then(|v| match v.check() {
-                    Ok(()) => Ok(v),
-                    Err((field, why)) => Err(Error::parse(at.field(field), why)),
-                }),
-            );
+            return Some(T::read(&line, self.lines.location()));
         }
     }
 }
@@ -195,7 +213,7 @@ pub fn read_catalog_vec(path: impl AsRef<Path>) -> Result<Vec<Product>> {
 }
 
 /// Opens any NDJSON file of `T` from an in-memory string (tests, stdin).
-pub fn from_str<T: DeserializeOwned + Validate>(name: &str, text: &str) -> Result<Vec<T>> {
+pub fn from_str<T: DeserializeOwned + Record>(name: &str, text: &str) -> Result<Vec<T>> {
     NdjsonReader::<T, _>::from_reader(name, BufReader::new(text.as_bytes())).collect()
 }
 
@@ -208,10 +226,12 @@ mod tests {
         let text = "{\"id\":\"1\",\"title\":\"a\"}\n\n{\"id\":\"2\",\"title\":\"b\",\"price\":\"cheap\"}\n";
         let err = from_str::<Product>("cat.ndjson", text).unwrap_err();
         let loc = err.location().unwrap();
-        assert_eq!(loc.line, 3);
+        assert_eq!((loc.line, loc.column), (3, Some(23)));
         assert_eq!(loc.field.as_deref(), Some("price"));
+        assert!(!err.to_string().contains("at line"), "one position: {err}");
         assert!(
-            err.to_string().starts_with("cat.ndjson:3: field `price`"),
+            err.to_string()
+                .starts_with("cat.ndjson:3:23: field `price`: invalid type"),
             "{err}"
         );
 

@@ -39,6 +39,8 @@ pub struct CompactReport {
 /// or while no writer is rotating.
 pub fn compact(dir: impl AsRef<Path>) -> Result<CompactReport> {
     let dir = dir.as_ref();
+    // A compaction killed while writing leaves a temporary Parquet file.
+    crate::fsio::remove_stale_temp_files(dir)?;
     let segments = list_segments(dir)?;
     let last = segments.iter().map(|s| s.number).max();
     let mut report = CompactReport::default();

@@ -7,7 +7,8 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, IoContext, Location, Result};
-use crate::formats::{parse_json, Lines};
+use crate::formats::ndjson::Record;
+use crate::formats::Lines;
 use crate::time::Timestamp;
 use crate::types::InteractionEvent;
 
@@ -79,13 +80,26 @@ enum Source {
     },
     Parquet {
         events: std::vec::IntoIter<InteractionEvent>,
+        path: PathBuf,
+        row: u64,
     },
 }
 
 impl Source {
-    fn next_event(&mut self) -> Option<Result<InteractionEvent>> {
+    fn path(&self) -> &Path {
         match self {
-            Source::Parquet { events } => events.next().map(Ok),
+            Source::Ndjson { lines, .. } => lines.path(),
+            Source::Parquet { path, .. } => path,
+        }
+    }
+
+    /// The next event with its line (NDJSON) or row (Parquet).
+    fn next_event(&mut self) -> Option<Result<(u64, InteractionEvent)>> {
+        match self {
+            Source::Parquet { events, row, .. } => events.next().map(|e| {
+                *row += 1;
+                Ok((*row, e))
+            }),
             Source::Ndjson { lines, is_last } => loop {
                 let (_, line) = match lines.next_line()? {
                     Ok(l) => l,
@@ -106,13 +120,7 @@ impl Source {
                     continue;
                 }
                 let at = lines.location();
-                return Some(
-                    parse_json::<InteractionEvent>(&line, at.clone()).and_then(|e| {
-                        e.validate()
-                            .map_err(|(f, why)| Error::parse(at.field(f), why))?;
-                        Ok(e)
-                    }),
-                );
+                return Some(InteractionEvent::read(&line, at.clone()).map(|e| (at.line, e)));
             },
         }
     }
@@ -124,7 +132,7 @@ impl Source {
 pub struct LogReader {
     sources: Vec<Source>,
     heap: BinaryHeap<Reverse<(Timestamp, usize, u64)>>,
-    pending: Vec<Option<InteractionEvent>>,
+    pending: Vec<Option<(u64, InteractionEvent)>>,
     seq: u64,
     error: Option<Error>,
 }
@@ -161,6 +169,8 @@ impl LogReader {
                 },
                 SegmentKind::Parquet => Source::Parquet {
                     events: super::compact::read_parquet_segment(&s.path)?.into_iter(),
+                    path: s.path.clone(),
+                    row: 0,
                 },
             });
         }
@@ -179,10 +189,10 @@ impl LogReader {
 
     fn refill(&mut self, i: usize) {
         match self.sources[i].next_event() {
-            Some(Ok(e)) => {
+            Some(Ok((line, e))) => {
                 self.seq += 1;
                 self.heap.push(Reverse((e.timestamp(), i, self.seq)));
-                self.pending[i] = Some(e);
+                self.pending[i] = Some((line, e));
             }
             Some(Err(e)) if self.error.is_none() => self.error = Some(e),
             Some(Err(_)) => {}
@@ -194,12 +204,8 @@ impl LogReader {
     pub fn read_all(dir: impl AsRef<Path>) -> Result<Vec<InteractionEvent>> {
         Self::open(dir)?.collect()
     }
-}
 
-impl Iterator for LogReader {
-    type Item = Result<InteractionEvent>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+    fn pop(&mut self) -> Option<Result<(usize, u64, InteractionEvent)>> {
         if let Some(e) = self.error.take() {
             self.heap.clear();
             return Some(Err(e));
@@ -207,7 +213,21 @@ impl Iterator for LogReader {
         let Reverse((_, i, _)) = self.heap.pop()?;
         let event = self.pending[i].take();
         self.refill(i);
-        event.map(Ok)
+        event.map(|(line, e)| Ok((i, line, e)))
+    }
+
+    /// The next event with where it is: segment file and line (NDJSON) or row (Parquet).
+    pub fn next_located(&mut self) -> Option<Result<(Location, InteractionEvent)>> {
+        self.pop()
+            .map(|r| r.map(|(i, line, e)| (Location::new(self.sources[i].path(), line), e)))
+    }
+}
+
+impl Iterator for LogReader {
+    type Item = Result<InteractionEvent>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.pop().map(|r| r.map(|(_, _, e)| e))
     }
 }
 

@@ -174,6 +174,31 @@ fn crash_between_compaction_rename_and_delete() {
 }
 
 #[test]
+fn a_compaction_killed_while_writing_leaves_only_a_temporary_file_that_the_next_removes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = EventLog::open(dir.path(), LogConfig::default()).unwrap();
+    log.append_batch(&[click(0, 1)]).unwrap();
+    log.rotate().unwrap();
+    log.append_batch(&[click(1, 2)]).unwrap();
+    drop(log);
+    // A killed compaction: its half-written Parquet under the temporary name
+    // of a process that no longer runs.
+    let torn = dir
+        .path()
+        .join(".segment-0000000001.parquet.tmp-4294967293");
+    std::fs::write(&torn, b"PAR1 torn").unwrap();
+    assert_eq!(
+        LogReader::read_all(dir.path()).unwrap().len(),
+        2,
+        "readers ignore it"
+    );
+    let r = compact(dir.path()).unwrap();
+    assert_eq!(r.segments, 1);
+    assert!(!torn.exists());
+    assert_eq!(LogReader::read_all(dir.path()).unwrap().len(), 2);
+}
+
+#[test]
 fn invalid_events_and_config_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     assert!(EventLog::open(dir.path(), LogConfig::default().max_segment_bytes(0)).is_err());

@@ -25,7 +25,6 @@ pub mod simulator;
 pub mod vocab;
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
@@ -36,7 +35,7 @@ use serde::Serialize;
 use crate::error::{Error, IoContext, Result};
 use crate::formats::ndjson::{write_queries_tsv, NdjsonWriter};
 use crate::formats::trec::write_qrels;
-use crate::fsio::{write_atomic, AtomicFile};
+use crate::fsio::{write_atomic, AtomicFile, StagedDir};
 use crate::log::{EventLog, LogConfig, SyncPolicy};
 use crate::types::{EsciLabel, GradeMap, Judgment, Query};
 use catalog::{Brand, Leaf, ProductTruth};
@@ -267,11 +266,13 @@ pub fn generate(
     progress: Progress<'_>,
 ) -> Result<GenerateReport> {
     let started = Instant::now();
-    fs::create_dir_all(out).at(out)?;
     let world = World::build(world_config)?;
+    // Every file is written into a staging folder and the set is committed at
+    // the end: a killed run leaves the previous world or the new one.
+    let stage = StagedDir::begin(out)?;
     let n = world.products.len() as u64;
 
-    let mut cat = NdjsonWriter::create(out.join("catalog.ndjson"))?;
+    let mut cat = NdjsonWriter::create(stage.path("catalog.ndjson"))?;
     world.render_catalog(|p| {
         cat.write(&p)?;
         if cat.count() % 10_000 == 0 {
@@ -282,10 +283,10 @@ pub fn generate(
     let products = cat.finish()?;
     progress("catalogue", products, n);
 
-    write_queries_tsv(out.join("queries.tsv"), &world.query_list())?;
+    write_queries_tsv(stage.path("queries.tsv"), &world.query_list())?;
     let qrels = world.qrels();
-    write_qrels(out.join("qrels.trec"), &qrels)?;
-    let mut intents = NdjsonWriter::create(out.join("query_intents.jsonl"))?;
+    write_qrels(stage.path("qrels.trec"), &qrels)?;
+    let mut intents = NdjsonWriter::create(stage.path("query_intents.jsonl"))?;
     for q in &world.queries {
         intents.write(&serde_json::json!({
             "id": q.id, "text": q.text, "kind": q.kind, "leaf": world.leaves[q.intent.leaf as usize].spec.name,
@@ -293,7 +294,7 @@ pub fn generate(
         }))?;
     }
     intents.finish()?;
-    let path = out.join("duplicates.tsv");
+    let path = stage.path("duplicates.tsv");
     let mut dups = AtomicFile::create(&path)?;
     let mut n_dups = 0;
     for (i, t) in world.products.iter().enumerate() {
@@ -310,11 +311,10 @@ pub fn generate(
     }
     dups.commit()?;
 
-    let partial = out.join("events.partial");
-    if partial.exists() {
-        fs::remove_dir_all(&partial).at(&partial)?;
-    }
-    let mut log = EventLog::open(&partial, LogConfig::default().sync(SyncPolicy::Manual))?;
+    let mut log = EventLog::open(
+        stage.path("events"),
+        LogConfig::default().sync(SyncPolicy::Manual),
+    )?;
     let mut policy = LoggingPolicy::new(&world, world_config.seed);
     let mut written = 0u64;
     let simulation = simulate(&world, sim, world_config.seed, &mut policy, |_, events| {
@@ -327,12 +327,6 @@ pub fn generate(
         Ok(())
     })?;
     log.close()?;
-    let events_dir = out.join("events");
-    if events_dir.exists() {
-        fs::remove_dir_all(&events_dir).at(&events_dir)?;
-    }
-    fs::rename(&partial, &events_dir).at(&events_dir)?;
-    crate::fsio::sync_dir(out)?;
 
     let meta = serde_json::json!({
         "generator": "hyrank synthetic world",
@@ -342,11 +336,12 @@ pub fn generate(
         "counts": { "products": products, "queries": world.queries.len(), "judgments": qrels.len(), "duplicates": n_dups, "simulation": simulation },
     });
     write_atomic(
-        out.join("world.json"),
+        stage.path("world.json"),
         serde_json::to_string_pretty(&meta)
             .map_err(|e| Error::io(out, std::io::Error::other(e)))?
             .as_bytes(),
     )?;
+    stage.commit()?;
     Ok(GenerateReport {
         products,
         queries: world.queries.len() as u64,

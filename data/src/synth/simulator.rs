@@ -493,6 +493,7 @@ pub fn simulate(
                     results,
                     ranker: policy.name().to_owned(),
                     arm: None,
+                    partial: false,
                 }));
                 report.impressions += 1;
                 let mut tc = t;

@@ -1,6 +1,6 @@
 use hyrank_data::convert::{read_dataset, Format, ReadOptions};
 use hyrank_data::formats::ndjson::{read_catalog_vec, NdjsonReader};
-use hyrank_data::formats::{beir, letor, trec, ubi, wands};
+use hyrank_data::formats::{beir, letor, trec, wands};
 use hyrank_data::{GradeMap, InteractionEvent};
 
 use crate::fixture;
@@ -116,16 +116,6 @@ fn broken_fixtures_name_file_line_and_field() {
         (
             err_text(beir::read_qrels(fixture("broken/beir_qrels_truncated.tsv"))),
             &["beir_qrels_truncated.tsv:2", "columns"],
-        ),
-        (
-            err_text(ubi::read_ubi(
-                fixture("ubi/ubi_queries.ndjson"),
-                fixture("broken/ubi_click_without_object.ndjson"),
-            )),
-            &[
-                "ubi_click_without_object.ndjson:1",
-                "event_attributes.object",
-            ],
         ),
         (
             err_text(

@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod fixtures;
+mod formats;
 mod reference;
+mod ubi;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,258 @@
+//! `hyrank index build`, `search` and `embed` with a tiny BERT the test writes.
+
+use crate::{fails, ok};
+
+#[test]
+fn index_search_and_embed_with_a_tiny_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = d.join("model");
+    hyrank_index::encoder::testing::write_tiny_bert(
+        &model,
+        &["grey", "sofa", "steel", "kettle", "brass", "lamp"],
+    )
+    .unwrap();
+    let m = model.to_str().unwrap();
+    let world = d.join("world");
+    let w = world.to_str().unwrap();
+    ok(&[
+        "data",
+        "generate",
+        "--out",
+        w,
+        "--products",
+        "300",
+        "--queries",
+        "15",
+        "--events",
+        "500",
+    ]);
+    let index = d.join("index");
+    let i = index.to_str().unwrap();
+    let built = ok(&[
+        "index",
+        "build",
+        "--catalog",
+        &format!("{w}/catalog.ndjson"),
+        "--out",
+        i,
+        "--model-dir",
+        m,
+    ]);
+    assert!(
+        built.contains("indexed 300 products") && built.contains("300 encoded"),
+        "{built}"
+    );
+    let again = ok(&[
+        "index",
+        "build",
+        "--catalog",
+        &format!("{w}/catalog.ndjson"),
+        "--out",
+        i,
+        "--model-dir",
+        m,
+    ]);
+    assert!(
+        again.contains("(incremental): 0 added, 0 updated, 0 deleted, 300 unchanged"),
+        "{again}"
+    );
+    // A full rebuild with HNSW and int8 storage re-encodes nothing.
+    let full = ok(&[
+        "index",
+        "build",
+        "--catalog",
+        &format!("{w}/catalog.ndjson"),
+        "--out",
+        i,
+        "--model-dir",
+        m,
+        "--full",
+        "--hnsw",
+        "--storage",
+        "int8",
+        "--hnsw-m",
+        "8",
+    ]);
+    assert!(
+        full.contains("(full build)")
+            && full.contains("0 encoded")
+            && full.contains("300 from cache"),
+        "{full}"
+    );
+    let e = fails(&[
+        "index",
+        "build",
+        "--catalog",
+        &format!("{w}/catalog.ndjson"),
+        "--out",
+        i,
+        "--model-dir",
+        m,
+        "--hnsw",
+        "--hnsw-m",
+        "1",
+    ]);
+    assert!(e.contains("HNSW M must be in 2..=256"), "{e}");
+    let exact = ok(&[
+        "search",
+        "--index",
+        i,
+        "--model-dir",
+        m,
+        "--mode",
+        "dense",
+        "--exact",
+        "--json",
+        "lamp",
+    ]);
+    let approx = ok(&[
+        "search",
+        "--index",
+        i,
+        "--model-dir",
+        m,
+        "--mode",
+        "dense",
+        "--ef-search",
+        "200",
+        "--json",
+        "lamp",
+    ]);
+    let greedy = ok(&[
+        "search",
+        "--index",
+        i,
+        "--model-dir",
+        m,
+        "--mode",
+        "dense",
+        "--ef-search",
+        "200",
+        "--upper-beam",
+        "1",
+        "--json",
+        "lamp",
+    ]);
+    let top = |s: &str| {
+        serde_json::from_str::<serde_json::Value>(s).unwrap()["results"][0]["doc"].clone()
+    };
+    assert_eq!(top(&exact), top(&approx));
+    assert_eq!(top(&exact), top(&greedy));
+    let e = fails(&[
+        "search",
+        "--index",
+        i,
+        "--model-dir",
+        m,
+        "--mode",
+        "dense",
+        "--upper-beam",
+        "0",
+        "lamp",
+    ]);
+    assert!(e.contains("--upper-beam must be > 0"), "{e}");
+
+    let out = ok(&[
+        "search",
+        "--index",
+        i,
+        "--model-dir",
+        m,
+        "--mode",
+        "hybrid",
+        "--k",
+        "5",
+        "--explain",
+        "grey sofa",
+    ]);
+    assert!(out.contains("5 results") && out.contains("[bm25 "), "{out}");
+    let json: serde_json::Value = serde_json::from_str(&ok(&[
+        "search", "--index", i, "--mode", "bm25", "--json", "lamp",
+    ]))
+    .unwrap();
+    assert_eq!(json["retriever"], "bm25");
+    let run = d.join("dense.trec");
+    ok(&[
+        "search",
+        "--index",
+        i,
+        "--model-dir",
+        m,
+        "--mode",
+        "dense",
+        "--queries",
+        &format!("{w}/queries.tsv"),
+        "--k",
+        "20",
+        "--run-out",
+        run.to_str().unwrap(),
+    ]);
+    let rows = std::fs::read_to_string(&run).unwrap();
+    assert_eq!(rows.lines().count(), 15 * 20);
+    let report = ok(&[
+        "eval",
+        "--qrels",
+        &format!("{w}/qrels.trec"),
+        "--run",
+        run.to_str().unwrap(),
+        "--trials",
+        "100",
+    ]);
+    assert!(report.contains("dense"), "{report}");
+
+    let texts = d.join("texts.txt");
+    std::fs::write(&texts, "grey sofa\nsteel kettle\n").unwrap();
+    let npy = d.join("v.npy");
+    ok(&[
+        "embed",
+        "--input",
+        texts.to_str().unwrap(),
+        "--out",
+        npy.to_str().unwrap(),
+        "--model-dir",
+        m,
+    ]);
+    let bytes = std::fs::read(&npy).unwrap();
+    assert!(bytes.starts_with(b"\x93NUMPY"));
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    assert_eq!((10 + header_len) % 64, 0, "npy header aligned");
+    assert_eq!(
+        bytes.len(),
+        10 + header_len + 2 * 32 * 4,
+        "2 vectors of 32 floats"
+    );
+
+    let e = fails(&[
+        "search",
+        "--index",
+        i,
+        "--mode",
+        "hybrid",
+        "--model-dir",
+        m,
+        "--rrf-k",
+        "0",
+        "sofa",
+    ]);
+    assert!(e.contains("RRF k"), "{e}");
+    let e = fails(&[
+        "search",
+        "--index",
+        &format!("{w}/nowhere"),
+        "--mode",
+        "bm25",
+        "sofa",
+    ]);
+    assert!(e.contains("manifest.json"), "{e}");
+    let e = fails(&[
+        "embed",
+        "--input",
+        texts.to_str().unwrap(),
+        "--out",
+        d.join("v.csv").to_str().unwrap(),
+        "--model-dir",
+        m,
+    ]);
+    assert!(e.contains(".npy or .jsonl"), "{e}");
+}
