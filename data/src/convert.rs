@@ -195,7 +195,15 @@ pub fn read_dataset(format: Format, dir: &Path, opts: &ReadOptions) -> Result<Da
         }
         Format::Cranfield => {
             use crate::formats::cranfield;
-            d.products = Some(cranfield::read_documents(need(dir, "cran.all.1400")?)?);
+            let (docs, empty) = cranfield::read_documents(need(dir, "cran.all.1400")?)?;
+            if !empty.is_empty() {
+                d.notes.push(format!(
+                    "{} Cranfield documents have no title and no text and were left out of the catalogue: {}",
+                    empty.len(),
+                    empty.join(", ")
+                ));
+            }
+            d.products = Some(docs);
             d.queries = Some(cranfield::read_queries(need(dir, "cran.qry")?)?);
             d.qrels = Some(cranfield::read_qrels(need(dir, "cranqrel")?)?);
         }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use hyrank_data::formats::ndjson::{read_catalog_vec, read_queries};
+use hyrank_data::formats::ndjson::read_queries;
 use hyrank_data::formats::trec::{write_run, RunEntry};
 use hyrank_index::{
     model, Encoder, EncoderBackend, EncoderConfig, Filter, Fusion, Normalization, Retriever,
@@ -29,10 +29,28 @@ pub enum ModelCommand {
 #[derive(Debug, Subcommand)]
 pub enum IndexCommand {
     /// Build BM25 and (unless --no-dense) vector indexes over a catalogue.
+    /// Like a bulk API: valid products are indexed, invalid ones reported
+    /// (the first few here, all in the rejects file).
     Build {
-        /// Catalogue NDJSON.
+        /// Catalogue: NDJSON or an OpenSearch bulk file, one product a document.
         #[arg(long)]
         catalog: PathBuf,
+        /// A product field from the documents' own, `FIELD=SOURCE`: e.g.
+        /// `title=name`, `category=categories`, `attributes=attrs`,
+        /// `brand=attrs.Brand|manufacturer`, `description=description+bullets`
+        /// (repeatable).
+        #[arg(long = "map", value_name = "FIELD=SOURCE")]
+        maps: Vec<String>,
+        /// Field mappings from a file (JSON object or `FIELD=SOURCE` lines); `--map` adds to it.
+        #[arg(long, value_name = "FILE")]
+        mapping: Option<PathBuf>,
+        /// Fail on the first invalid product instead of indexing the valid ones.
+        #[arg(long)]
+        strict: bool,
+        /// Where the rejected products go (NDJSON: line, column, field, reason,
+        /// id, source line) [default: OUT/rejects.ndjson].
+        #[arg(long, value_name = "FILE")]
+        rejects: Option<PathBuf>,
         /// Index folder.
         #[arg(long)]
         out: PathBuf,
@@ -286,10 +304,65 @@ pub fn run_model(cmd: ModelCommand) -> Result<()> {
     Ok(())
 }
 
+/// Reads a catalogue as a feed: prints what was rejected or left unmapped,
+/// writes the rejects file, fails only when no product is valid (or on the
+/// first invalid one with `strict`).
+fn read_products(
+    catalog: &Path,
+    maps: &[String],
+    mapping: Option<&Path>,
+    strict: bool,
+    rejects: Option<PathBuf>,
+    out: &Path,
+) -> Result<Vec<hyrank_data::Product>> {
+    use hyrank_data::formats::feed::{read_feed, FeedOptions, FieldMap};
+    let mut map = match mapping {
+        Some(f) => FieldMap::read(f)?,
+        None => FieldMap::default(),
+    };
+    for m in maps {
+        map.add(m).map_err(anyhow::Error::msg).context("--map")?;
+    }
+    let (products, report) = read_feed(catalog, &FeedOptions { map, strict })?;
+    for line in report.lines(5) {
+        eprintln!("note: {line}");
+    }
+    let rejects = rejects.unwrap_or_else(|| out.join("rejects.ndjson"));
+    if report.rejects.is_empty() {
+        if rejects.exists() {
+            std::fs::remove_file(&rejects)
+                .with_context(|| format!("removing the previous {}", rejects.display()))?;
+        }
+    } else {
+        if let Some(parent) = rejects.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        hyrank_data::fsio::write_atomic(&rejects, report.rejects_ndjson().as_bytes())?;
+        eprintln!(
+            "note: {} of {} products rejected, all listed in {}",
+            report.rejects.len(),
+            report.documents,
+            rejects.display()
+        );
+    }
+    if products.is_empty() {
+        bail!(
+            "{}: no valid product to index ({} rejected)",
+            catalog.display(),
+            report.rejects.len()
+        );
+    }
+    Ok(products)
+}
+
 pub fn run_index(cmd: IndexCommand) -> Result<()> {
     match cmd {
         IndexCommand::Build {
             catalog,
+            maps,
+            mapping,
+            strict,
+            rejects,
             out,
             model_dir,
             no_dense,
@@ -304,7 +377,8 @@ pub fn run_index(cmd: IndexCommand) -> Result<()> {
                     hyrank_index::retriever::EmbedText::TitleDescription
                 }
             };
-            let products = read_catalog_vec(&catalog)?;
+            let products =
+                read_products(&catalog, &maps, mapping.as_deref(), strict, rejects, &out)?;
             let encoder = if no_dense {
                 None
             } else {
@@ -394,6 +468,9 @@ pub fn retriever(a: &SearchArgs, index: Arc<SearchIndex>) -> Result<Box<dyn Retr
 pub fn run_search(a: SearchArgs) -> Result<()> {
     if a.k == 0 {
         bail!("--k must be > 0");
+    }
+    if a.query.as_deref().is_some_and(|q| q.trim().is_empty()) {
+        bail!("the query is empty: give the text to search for (the API refuses an empty `q` too)");
     }
     let options = a.vector_search.options()?;
     let encoder = if a.mode == Mode::Bm25 {

@@ -162,3 +162,62 @@ fn bad_input_is_a_clear_error() {
     let e = fails(&["data", "stats", d]);
     assert!(e.contains("catalog.ndjson:2:23: field `price`"), "{e}");
 }
+
+/// `data convert --from ubi` on the excerpt of OpenSearch's sample (a bulk
+/// file), `data check` on the result and on a broken log, and a folder
+/// without hyrank files.
+#[test]
+fn ubi_sample_converts_and_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/tests/fixtures/ubi_opensearch_sample/ubi_queries_events.ndjson");
+    let out = dir.path().join("ubi");
+    let o = out.to_str().unwrap();
+    let printed = crate::hyrank(&[
+        "data",
+        "convert",
+        "--from",
+        "ubi",
+        "--input",
+        sample.to_str().unwrap(),
+        "--out",
+        o,
+    ]);
+    assert!(printed.status.success());
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&printed.stdout),
+        String::from_utf8_lossy(&printed.stderr),
+    );
+    assert!(
+        stdout.contains("log check:") && stdout.contains("consistent"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("`esci_ubi_sample`: position.ordinal read as 0-based"),
+        "{stderr}"
+    );
+    let check = ok(&["data", "check", o]);
+    assert!(check.contains("consistent"), "{check}");
+
+    // A click on a page that never was: `data check` fails, naming it.
+    std::fs::write(
+        out.join("events/segment-0000000099.ndjson"),
+        "{\"type\":\"click\",\"event_id\":\"X1\",\"timestamp\":\"2030-01-01T00:00:00Z\",\"request_id\":\"nope\",\"user_id\":\"u\",\"session_id\":\"s\",\"doc\":\"d\",\"position\":1}\n",
+    )
+    .unwrap();
+    let e = fails(&["data", "check", o]);
+    assert!(e.contains("1 consistency violations"), "{e}");
+    let printed = crate::hyrank(&["data", "check", o]);
+    assert!(String::from_utf8_lossy(&printed.stdout)
+        .contains("segment-0000000099.ndjson:1: click of `d` names request `nope`"));
+    let warned = crate::hyrank(&["data", "stats", o]);
+    assert!(warned.status.success(), "stats warns, it does not fail");
+    assert!(String::from_utf8_lossy(&warned.stderr).contains("warning: log check"));
+
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    for cmd in ["stats", "check"] {
+        let e = fails(&["data", cmd, empty.to_str().unwrap()]);
+        assert!(e.contains("no hyrank data files"), "{cmd}: {e}");
+    }
+}

@@ -256,3 +256,114 @@ fn index_search_and_embed_with_a_tiny_model() {
     ]);
     assert!(e.contains(".npy or .jsonl"), "{e}");
 }
+
+/// `index build` as a bulk feed: good rows indexed, bad ones reported and
+/// listed in the rejects file, another shape read through `--map`, `--strict`
+/// failing on the first; an empty query is an error.
+#[test]
+fn index_build_feeds_like_a_bulk_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cat = d.join("catalog.ndjson");
+    std::fs::write(
+        &cat,
+        "\u{feff}{\"id\":\"1\",\"title\":\"grey sofa\"}\n{\"id\":\"2\",\"title\":\"\"}\n{\"id\":\"1\",\"title\":\"again\"}\n{\"id\":\"3\",\"title\":\"brass lamp\",\"attrs\":{\"Color\":\"gold\"},\"categories\":[\"Home\",\"Lamps\"]}\n",
+    )
+    .unwrap();
+    let (c, i) = (cat.to_str().unwrap(), d.join("index"));
+    let out = crate::hyrank(&[
+        "index",
+        "build",
+        "--catalog",
+        c,
+        "--out",
+        i.to_str().unwrap(),
+        "--no-dense",
+    ]);
+    assert!(out.status.success());
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(stdout.contains("indexed 2 products"), "{stdout}");
+    for needle in [
+        "byte-order mark",
+        "catalog.ndjson:2:",
+        "duplicate id `1`: first at line 1, again at line 3",
+        "attrs (1 rows)",
+        "--map attributes=attrs",
+        "2 of 4 products rejected",
+    ] {
+        assert!(stderr.contains(needle), "`{needle}` in {stderr}");
+    }
+    let rejects = std::fs::read_to_string(i.join("rejects.ndjson")).unwrap();
+    assert_eq!(rejects.lines().count(), 2, "{rejects}");
+    let first: serde_json::Value = serde_json::from_str(rejects.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (first["line"].as_u64(), first["field"].as_str()),
+        (Some(2), Some("title"))
+    );
+
+    // The other shape through --map: the attribute is searchable... and the
+    // category filter finds the product.
+    ok(&[
+        "index",
+        "build",
+        "--catalog",
+        c,
+        "--out",
+        i.to_str().unwrap(),
+        "--no-dense",
+        "--map",
+        "attributes=attrs",
+        "--map",
+        "category=categories",
+    ]);
+    let hits = ok(&[
+        "search",
+        "--index",
+        i.to_str().unwrap(),
+        "--mode",
+        "bm25",
+        "--category",
+        "Lamps",
+        "lamp",
+    ]);
+    assert!(hits.contains("1 results"), "{hits}");
+
+    let e = fails(&[
+        "index",
+        "build",
+        "--catalog",
+        c,
+        "--out",
+        d.join("strict").to_str().unwrap(),
+        "--no-dense",
+        "--strict",
+    ]);
+    assert!(
+        e.contains("catalog.ndjson:2:") && e.contains("title"),
+        "{e}"
+    );
+    let e = fails(&[
+        "index",
+        "build",
+        "--catalog",
+        c,
+        "--out",
+        i.to_str().unwrap(),
+        "--no-dense",
+        "--map",
+        "colour=attrs.Color",
+    ]);
+    assert!(e.contains("unknown product field `colour`"), "{e}");
+    let e = fails(&[
+        "search",
+        "--index",
+        i.to_str().unwrap(),
+        "--mode",
+        "bm25",
+        "  ",
+    ]);
+    assert!(e.contains("the query is empty"), "{e}");
+}

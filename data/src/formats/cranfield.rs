@@ -58,24 +58,32 @@ fn field(fields: &[(char, String)], f: char) -> String {
         .unwrap_or_default()
 }
 
-/// Documents as products: title `.T`, description `.W`.
-pub fn read_documents(path: impl AsRef<Path>) -> Result<Vec<Product>> {
-    Ok(records(path.as_ref())?
-        .into_iter()
-        .map(|(id, f)| {
-            let title = field(&f, 'T');
-            let mut p = Product::new(
-                id.as_str(),
-                if title.is_empty() {
-                    format!("document {id}")
-                } else {
-                    title
-                },
-            );
-            p.description = field(&f, 'W');
-            p
-        })
-        .collect())
+/// Documents as products (title `.T`, description `.W`), and the ids of
+/// the documents with neither (two in the real collection, 471 and 995),
+/// which are left out: there is nothing to index.
+pub fn read_documents(path: impl AsRef<Path>) -> Result<(Vec<Product>, Vec<String>)> {
+    let mut empty = Vec::new();
+    let mut out = Vec::new();
+    for (id, f) in records(path.as_ref())? {
+        let (title, text) = (field(&f, 'T'), field(&f, 'W'));
+        if title.is_empty() && text.is_empty() {
+            empty.push(id);
+            continue;
+        }
+        // A document without a title is titled by the start of its text.
+        let title = if title.is_empty() {
+            text.split_whitespace()
+                .take(12)
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            title
+        };
+        let mut p = Product::new(id.as_str(), title);
+        p.description = text;
+        out.push(p);
+    }
+    Ok((out, empty))
 }
 
 /// Queries numbered 1..n in file order (the qrels' topic ids).
@@ -139,9 +147,15 @@ mod tests {
     fn reads_smart_records_and_reversed_codes() {
         let dir = tempfile::tempdir().unwrap();
         let docs = dir.path().join("cran.all.1400");
-        std::fs::write(&docs, ".I 1\n.T\nexperimental investigation of the aerodynamics of a\nwing in a slipstream .\n.A\nbrenckman,m.\n.B\nj. ae. scs. 25, 1958, 324.\n.W\nan experimental study of a wing\nin a propeller slipstream .\n.I 2\n.T\nsimple shear flow .\n.W\nthe flow\n").unwrap();
-        let ps = read_documents(&docs).unwrap();
-        assert_eq!(ps.len(), 2);
+        std::fs::write(&docs, ".I 1\n.T\nexperimental investigation of the aerodynamics of a\nwing in a slipstream .\n.A\nbrenckman,m.\n.B\nj. ae. scs. 25, 1958, 324.\n.W\nan experimental study of a wing\nin a propeller slipstream .\n.I 2\n.T\nsimple shear flow .\n.W\nthe flow\n.I 3\n.T\n.A\n.B\n.W\n.I 4\n.T\n.W\nonly text here\n").unwrap();
+        let (ps, empty) = read_documents(&docs).unwrap();
+        assert_eq!(ps.len(), 3);
+        assert_eq!(
+            empty,
+            ["3"],
+            "a document with no title and no text is left out"
+        );
+        assert_eq!(ps[2].title, "only text here");
         assert_eq!(
             ps[0].title,
             "experimental investigation of the aerodynamics of a wing in a slipstream ."

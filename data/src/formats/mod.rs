@@ -6,6 +6,7 @@
 //! | module | format |
 //! |---|---|
 //! | [`ndjson`] | our catalogue NDJSON, queries as TSV or JSONL, generic NDJSON |
+//! | [`feed`] | catalogues fed like a bulk API: other shapes mapped, bad rows rejected and reported |
 //! | [`trec`] | TREC qrels and run files |
 //! | [`letor`] | LETOR / SVMlight with `qid:`, LightGBM `.query` group files |
 //! | [`esci`] | Amazon ESCI (Shopping Queries) parquet files |
@@ -19,6 +20,7 @@
 pub mod beir;
 pub mod cranfield;
 pub mod esci;
+pub mod feed;
 pub mod letor;
 pub mod ndjson;
 pub mod srw;

@@ -179,6 +179,12 @@ pub fn read_queries(path: impl AsRef<Path>) -> Result<Vec<Query>> {
         if id.is_empty() {
             return Err(Error::parse(at.field("id"), "must not be empty"));
         }
+        if text.trim().is_empty() {
+            return Err(Error::parse(
+                at.field("text"),
+                format!("query `{id}` is empty (a search needs text)"),
+            ));
+        }
         out.push(Query {
             id: QueryId(id),
             text,
@@ -266,6 +272,12 @@ mod tests {
         write_queries_jsonl(&jl, &qs[..1]).unwrap();
         assert_eq!(read_queries(&jl).unwrap(), qs[..1].to_vec());
 
+        std::fs::write(&tsv, "q1\tfine\nq2\t  \n").unwrap();
+        let err = read_queries(&tsv).unwrap_err().to_string();
+        assert!(
+            err.contains("q.tsv:2: field `text`: query `q2` is empty"),
+            "{err}"
+        );
         std::fs::write(&tsv, "q1 no tab here\n").unwrap();
         let err = read_queries(&tsv).unwrap_err();
         assert!(err.to_string().contains("q.tsv:1"), "{err}");

@@ -44,3 +44,24 @@ fn lightgbm_letor_sample_reads_with_group_files() {
         .flat_map(|r| &r.features)
         .all(|(i, _)| *i <= 300));
 }
+
+#[test]
+fn cranfield_converts_and_names_the_documents_without_text() {
+    let Some(dir) = shared("cranfield") else {
+        return;
+    };
+    let d = hyrank_data::convert::read_dataset(
+        hyrank_data::convert::Format::Cranfield,
+        &dir,
+        &hyrank_data::convert::ReadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(d.products.as_ref().unwrap().len(), 1398);
+    assert_eq!(d.queries.as_ref().unwrap().len(), 225);
+    assert!(
+        d.notes.iter().any(|n| n.contains("2 Cranfield documents") && n.contains("471, 995")),
+        "{:?}",
+        d.notes
+    );
+    assert!(d.products.unwrap().iter().all(|p| p.validate().is_ok()));
+}
