@@ -559,10 +559,13 @@ impl InteractionEvent {
         }
         let tag: Tag = parse_json(line, at.clone())?;
         let Some(kind) = tag.kind else {
-            return Err(crate::Error::parse(
-                at.field("type"),
-                "missing: every event has `\"type\"`: impression, click, add_to_cart or purchase",
-            ));
+            let mut why =
+                "missing: every event has `\"type\"`: impression, click, add_to_cart or purchase"
+                    .to_owned();
+            if let Some(hint) = crate::formats::bulk_hint(line) {
+                why = format!("{why} (hint: {hint})");
+            }
+            return Err(crate::Error::parse(at.column(1).field("type"), why));
         };
         Ok(match kind.as_str() {
             "impression" => Self::Impression(parse_json(line, at)?),

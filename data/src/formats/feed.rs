@@ -683,8 +683,8 @@ fn unmapped<'a>(
     doc.keys().filter(move |k| {
         // Read as a mapping's source, or as hyrank's own field unless a
         // mapping fills that field from elsewhere.
-        let read = used.contains(&k.as_str())
-            || (KNOWN.contains(&k.as_str()) && !remapped.contains(*k));
+        let read =
+            used.contains(&k.as_str()) || (KNOWN.contains(&k.as_str()) && !remapped.contains(*k));
         !read
     })
 }

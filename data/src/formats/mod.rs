@@ -211,7 +211,7 @@ pub fn bulk_action(
 }
 
 /// The hint for a record that failed to parse when its line is a bulk action line.
-fn bulk_hint(text: &str) -> Option<&'static str> {
+pub(crate) fn bulk_hint(text: &str) -> Option<&'static str> {
     let v: serde_json::Value = serde_json::from_str(text).ok()?;
     bulk_action(&v).map(|_| {
         "this is an OpenSearch/Elasticsearch bulk action line (`{\"index\": {...}}`), not a record: bulk files are read by `data convert --from ubi` and `index build`, or strip the action lines"

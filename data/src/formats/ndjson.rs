@@ -248,6 +248,29 @@ mod tests {
         assert_eq!(err.location().unwrap().field.as_deref(), Some("price"));
         let err = from_str::<Product>("c", "{\"id\":\"1\",\"title\":\"x\"").unwrap_err();
         assert_eq!(err.location().unwrap().line, 1);
+        // Bulk action lines get a hint, in catalogues and in logs.
+        let bulk = "{\"index\": {\"_index\": \"x\", \"_id\": \"1\"}}";
+        let err = from_str::<Product>("c", bulk).unwrap_err().to_string();
+        assert!(err.contains("bulk action line"), "{err}");
+        let err = from_str::<InteractionEvent>("events.ndjson", bulk)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("events.ndjson:1:1: field `type`: missing")
+                && err.contains("bulk action line"),
+            "{err}"
+        );
+        // The field path inside an event, and one position.
+        let err = from_str::<InteractionEvent>(
+            "e",
+            r#"{"type":"impression","event_id":"e","timestamp":0,"request_id":"r","query":"q","user_id":"u","session_id":"s","results":[{"doc":"d","position":"one"}],"ranker":"x"}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("e:1:") && err.contains("field `results[0].position`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -59,7 +59,9 @@ fn cranfield_converts_and_names_the_documents_without_text() {
     assert_eq!(d.products.as_ref().unwrap().len(), 1398);
     assert_eq!(d.queries.as_ref().unwrap().len(), 225);
     assert!(
-        d.notes.iter().any(|n| n.contains("2 Cranfield documents") && n.contains("471, 995")),
+        d.notes
+            .iter()
+            .any(|n| n.contains("2 Cranfield documents") && n.contains("471, 995")),
         "{:?}",
         d.notes
     );
