@@ -438,7 +438,14 @@ fn assemble_group(
         .and_then(|q| q.application.clone())
         .or_else(|| events.iter().find_map(|e| e.application.clone()))
         .unwrap_or_default();
-    let base = i64::from(bases.get(&app).copied().unwrap_or(1));
+    let mut base = i64::from(bases.get(&app).copied().unwrap_or(1));
+    if let Some(other) = query
+        .as_ref()
+        .and_then(|q| other_base_fits(q, &events, base))
+    {
+        base = other;
+        report.queries_read_with_the_other_base += 1;
+    }
     let (mut pages, source, partial) = pages(query.as_ref(), &events, base, report);
     if !partial {
         reveal_on_vacant_positions(&mut pages, &events, base, report);
@@ -568,6 +575,41 @@ fn assemble_group(
         }));
     }
     out.extend(converted.into_iter().map(|(_, e)| e));
+}
+
+/// The share of a query's impression events whose document is where a hit
+/// list of the query puts it, reading ordinals with `base` (the best list).
+fn hit_agreement(q: &RawQuery, events: &[RawEvent], base: i64) -> f64 {
+    let shown: Vec<(i64, &str)> = events
+        .iter()
+        .filter(|e| kind(&e.action) == Kind::Impression)
+        .filter_map(|e| Some((e.ordinal?, e.object_id.as_deref()?)))
+        .collect();
+    if shown.is_empty() {
+        return 0.0;
+    }
+    q.responses
+        .iter()
+        .map(|(_, hits)| {
+            let hit = |&&(o, d): &&(i64, &str)| {
+                usize::try_from(o - base)
+                    .ok()
+                    .and_then(|i| hits.get(i))
+                    .is_some_and(|h| h == d)
+            };
+            shown.iter().filter(hit).count() as f64 / shown.len() as f64
+        })
+        .fold(0.0, f64::max)
+}
+
+/// The other ordinal base when a query's impression events match its own
+/// `query_response_hit_ids` under it (at least 80 %) and not under the
+/// application's (under half): some clients changed their convention between
+/// releases (Chorus's log has both). `None` keeps the application's base.
+fn other_base_fits(q: &RawQuery, events: &[RawEvent], base: i64) -> Option<i64> {
+    let other = 1 - base;
+    (hit_agreement(q, events, base) < 0.5 && hit_agreement(q, events, other) >= 0.8)
+        .then_some(other)
 }
 
 /// A 1-based position from an ordinal of the given base, if it is one.

@@ -56,6 +56,10 @@
 //!   add-to-cart or purchase of that application has ordinal 0, else 1. The
 //!   report says which base each application got; [`UbiOptions::ordinal_base`]
 //!   (`--ubi-ordinal-base`) overrides it for all. Position = ordinal − base + 1.
+//!   One exception, counted: a query whose impression events sit where its
+//!   own `query_response_hit_ids` put them only under the other base (at
+//!   least 80 % of them, against under half with the application's) is read
+//!   with the other base; Chorus's log has queries of both conventions.
 //! - **Actions**: `impression`; `click` (also `product_click`, `item_click`,
 //!   `result_click`); `add_to_cart` (`add-to-cart`, `addtocart`,
 //!   `add_to_basket`); `purchase` (`product_purchase`, `checkout`, `order`,
@@ -150,6 +154,9 @@ pub struct UbiReport {
     pub conflicting_sessions: u64,
     /// Purchases that carried no price (written with unit price 0).
     pub purchases_without_price: u64,
+    /// Queries whose impression events match their own hit lists only with
+    /// the other ordinal base, and were read with it.
+    pub queries_read_with_the_other_base: u64,
     /// Documents added to pages of impression events from the response
     /// (`query_response_hit_ids`) they agree with, at positions the client
     /// sent no impression event for.
@@ -254,6 +261,12 @@ impl UbiReport {
             out.push(format!(
                 "UBI: {} impressions took the time of their first event, which came before the query document's timestamp",
                 self.impressions_moved_earlier
+            ));
+        }
+        if self.queries_read_with_the_other_base > 0 {
+            out.push(format!(
+                "UBI: {} queries' impression events match their own query_response_hit_ids only with the other ordinal base; they were read with it",
+                self.queries_read_with_the_other_base
             ));
         }
         if self.filled_from_hit_ids > 0 {

@@ -238,3 +238,48 @@ fn written_ubi_reads_back_to_the_same_events() {
     assert_eq!(report.ordinal_bases["hyrank"].base, 1);
     assert_eq!(report.events_left_out(), 0);
 }
+
+#[test]
+fn a_query_whose_ordinals_match_its_hits_only_with_the_other_base_is_read_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // Query a: 1-based (the application's base, smallest ordinal 1). Query b:
+    // its impression events sit where its hit list puts them only 0-based.
+    let f = write(
+        dir.path(),
+        "chorus.ndjson",
+        r#"{"application": "Chorus", "query_id": "a", "client_id": "c", "user_query": "gold", "query_response_hit_ids": ["A1", "A2"], "timestamp": "2025-01-22T14:57:24.305Z"}
+{"application": "Chorus", "action_name": "impression", "query_id": "a", "client_id": "c", "timestamp": "2025-01-22T14:57:25Z", "event_attributes": {"object": {"object_id": "A1"}, "position": {"ordinal": 1}}}
+{"application": "Chorus", "action_name": "impression", "query_id": "a", "client_id": "c", "timestamp": "2025-01-22T14:57:25Z", "event_attributes": {"object": {"object_id": "A2"}, "position": {"ordinal": 2}}}
+{"application": "Chorus", "query_id": "b", "client_id": "c", "user_query": "toner", "query_response_hit_ids": ["B1", "B2", "B3"], "timestamp": "2025-01-22T15:00:00Z"}
+{"application": "Chorus", "action_name": "impression", "query_id": "b", "client_id": "c", "timestamp": "2025-01-22T15:00:01Z", "event_attributes": {"object": {"object_id": "B2"}, "position": {"ordinal": 1}}}
+{"application": "Chorus", "action_name": "impression", "query_id": "b", "client_id": "c", "timestamp": "2025-01-22T15:00:01Z", "event_attributes": {"object": {"object_id": "B3"}, "position": {"ordinal": 2}}}
+{"application": "Chorus", "action_name": "click", "query_id": "b", "client_id": "c", "timestamp": "2025-01-22T15:00:05Z", "event_attributes": {"object": {"object_id": "B3"}, "position": {"ordinal": 2}}}
+"#,
+    );
+    let (events, report) = read(&f, None);
+    assert_eq!(report.ordinal_bases["Chorus"].base, 1);
+    assert_eq!(report.queries_read_with_the_other_base, 1);
+    let pages: Vec<Vec<(&str, u32)>> = events
+        .iter()
+        .filter_map(|e| match e {
+            InteractionEvent::Impression(i) => Some(
+                i.results
+                    .iter()
+                    .map(|r| (r.doc.as_str(), r.position))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        pages,
+        [
+            vec![("A1", 1), ("A2", 2)],
+            vec![("B1", 1), ("B2", 2), ("B3", 3)]
+        ]
+    );
+    let InteractionEvent::Click(c) = events.last().unwrap() else {
+        panic!()
+    };
+    assert_eq!((c.doc.as_str(), c.position), ("B3", 3));
+}
