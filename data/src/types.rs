@@ -461,6 +461,9 @@ pub struct Purchase {
     pub unit_price: f64,
 }
 
+/// The hint for a position 0 in a hyrank event.
+const ZERO_BASED_HINT: &str = "hint: 0-based positions from another tool? hyrank's start at 1; `data convert --from ubi` converts UBI ordinals of either base";
+
 /// Everything the interaction log holds. NDJSON form: one object per line
 /// with `"type": "impression" | "click" | "add_to_cart" | "purchase"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -596,7 +599,10 @@ impl InteractionEvent {
             Self::Impression(e) => {
                 for (i, r) in e.results.iter().enumerate() {
                     if r.position == 0 {
-                        return Err(("results", format!("entry {i}: position is 1-based, got 0")));
+                        return Err((
+                            "results",
+                            format!("entry {i}: position is 1-based, got 0 ({ZERO_BASED_HINT})"),
+                        ));
                     }
                     if let Some(p) = r.propensity {
                         if !(p > 0.0 && p <= 1.0) {
@@ -610,7 +616,7 @@ impl InteractionEvent {
             }
             Self::Click(e) => {
                 if e.position == 0 {
-                    return Err(("position", "is 1-based, got 0".into()));
+                    return Err(("position", format!("is 1-based, got 0 ({ZERO_BASED_HINT})")));
                 }
             }
             Self::AddToCart(e) => {
@@ -673,6 +679,25 @@ mod tests {
         assert!(s.starts_with(r#"{"type":"purchase""#), "{s}");
         let back: InteractionEvent = serde_json::from_str(&s).unwrap();
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn a_zero_position_gets_the_hint() {
+        let e = InteractionEvent::Click(Click {
+            event_id: "e".into(),
+            timestamp: Timestamp(0),
+            request_id: "r".into(),
+            user_id: "u".into(),
+            session_id: "s".into(),
+            doc: "d".into(),
+            position: 0,
+        });
+        let (field, why) = e.validate().unwrap_err();
+        assert_eq!(field, "position");
+        assert!(
+            why.contains("0-based") && why.contains("--from ubi"),
+            "{why}"
+        );
     }
 
     #[test]
