@@ -72,6 +72,41 @@ fn main() {
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
-        std::process::exit(1);
+        std::process::exit(error_kind(&e).exit_code());
     }
+}
+
+/// The kind of a failed command, for its exit code: the kind of the first
+/// hyrank error in the chain; else not found or internal for an I/O error;
+/// else invalid input (the binary's own checks of flags and files).
+fn error_kind(e: &anyhow::Error) -> hyrank_data::ErrorKind {
+    use hyrank_data::ErrorKind;
+    for cause in e.chain() {
+        if let Some(x) = cause.downcast_ref::<hyrank_data::Error>() {
+            return x.kind();
+        }
+        if let Some(x) = cause.downcast_ref::<hyrank_index::Error>() {
+            return x.kind();
+        }
+        if let Some(x) = cause.downcast_ref::<hyrank_eval::Error>() {
+            return x.kind();
+        }
+        if let Some(x) = cause.downcast_ref::<hyrank_ranker::Error>() {
+            return x.kind();
+        }
+        if let Some(x) = cause.downcast_ref::<hyrank_training::Error>() {
+            return x.kind();
+        }
+        if let Some(x) = cause.downcast_ref::<hyrank_api::Error>() {
+            return x.kind();
+        }
+        if let Some(x) = cause.downcast_ref::<std::io::Error>() {
+            return if x.kind() == std::io::ErrorKind::NotFound {
+                ErrorKind::NotFound
+            } else {
+                ErrorKind::Internal
+            };
+        }
+    }
+    ErrorKind::InvalidInput
 }

@@ -3,8 +3,10 @@
 //! Owns the axum router. Today it serves search over one index folder
 //! (`GET`/`POST /search`) and `GET /health`; events, experiments, admin
 //! (promote, rollback), metrics and the OpenAPI document are the crate's
-//! later parts. User errors map to 4xx and internal ones to 5xx in one place
-//! ([`Error`]'s `IntoResponse`).
+//! later parts. Every error's kind maps to its status in one place
+//! ([`Error::status`]: invalid input 400, a body over [`BODY_LIMIT_BYTES`]
+//! 413, not found 404, conflict 409, unavailable 503, internal 500); a 5xx
+//! body says nothing of what failed.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -16,8 +18,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Dependency rule (see `docs/architecture.md` in the shared docs): data ← {index, eval,
-//! ranker} ← {training, api} ← the `hyrank` binary.
+//! Dependency rule (see `docs/architecture.md` in the shared docs): data ← index ←
+//! ranker; data ← eval; {ranker, eval} ← {training, experiment, api} ← the `hyrank` binary.
 
 pub mod error;
 pub mod search;
@@ -26,4 +28,4 @@ pub mod testing;
 
 pub use error::{Error, Result};
 pub use search::{SearchRequest, SearchResponse};
-pub use server::{router, serve, watch, AppState};
+pub use server::{router, serve, watch, AppState, BODY_LIMIT_BYTES};

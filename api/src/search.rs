@@ -200,7 +200,13 @@ pub async fn post(
     State(state): State<AppState>,
     req: Result<Json<SearchRequest>, JsonRejection>,
 ) -> Result<Json<SearchResponse>> {
-    let Json(req) = req.map_err(|e| Error::InvalidArgument(e.body_text()))?;
+    let Json(req) = req.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            Error::TooLarge(format!("the limit is {} bytes", crate::BODY_LIMIT_BYTES))
+        } else {
+            Error::InvalidArgument(e.body_text())
+        }
+    })?;
     search(state, req).await.map(Json)
 }
 
@@ -212,7 +218,7 @@ async fn search(state: AppState, req: SearchRequest) -> Result<SearchResponse> {
     let permit = Arc::clone(&state.searches)
         .acquire_owned()
         .await
-        .map_err(|e| Error::Internal(format!("search slots: {e}")))?;
+        .map_err(|e| Error::Unavailable(format!("search slots: {e}")))?;
     let index = state.index();
     tokio::task::spawn_blocking(move || {
         let _slot = permit;

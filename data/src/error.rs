@@ -1,11 +1,66 @@
-//! The one error type of `hyrank-data`.
+//! The one error type of `hyrank-data`, and [`ErrorKind`], the kind every
+//! hyrank crate's error reports.
 //!
-//! Errors are split the way the API needs them: [`Error::is_user_error`] is
-//! true when the *input* was wrong (a malformed row, an unknown format, a bad
-//! argument) and false when we failed (I/O, an internal invariant).
+//! The kind says who can act on an error: the caller (the input was wrong,
+//! something it named does not exist, it conflicts with the current state),
+//! nobody right now (unavailable), or us (internal). The API maps kinds to
+//! HTTP statuses in one place and the CLI to exit codes.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+/// What kind of failure an error is. Every hyrank crate's `Error::kind`
+/// answers with one, so that a caller maps errors to answers in one place
+/// (HTTP statuses in `hyrank-api`, exit codes in the `hyrank` binary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The caller's input was wrong: a malformed record, a bad argument.
+    InvalidInput,
+    /// Something the caller named does not exist (a file, a model id).
+    NotFound,
+    /// The request conflicts with the current state (another process is
+    /// writing the folder).
+    Conflict,
+    /// A resource is not available now; the same request may work later.
+    Unavailable,
+    /// We failed: I/O, a damaged file of ours, a broken invariant.
+    Internal,
+}
+
+impl ErrorKind {
+    /// True when the caller can fix it (HTTP 4xx).
+    pub fn is_caller_error(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::InvalidInput | ErrorKind::NotFound | ErrorKind::Conflict
+        )
+    }
+
+    /// The `hyrank` binary's exit code for errors of this kind: 2 invalid
+    /// input, 3 not found, 4 conflict, 5 unavailable, 1 internal.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::Internal => 1,
+            ErrorKind::InvalidInput => 2,
+            ErrorKind::NotFound => 3,
+            ErrorKind::Conflict => 4,
+            ErrorKind::Unavailable => 5,
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::InvalidInput => "invalid input",
+            ErrorKind::NotFound => "not found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Internal => "internal",
+        })
+    }
+}
 
 /// `Result` with this crate's [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -81,6 +136,9 @@ pub enum Error {
     /// An argument or configuration value is out of its domain (user error).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// Another process holds what this one needs (a data folder being written).
+    #[error("{0}")]
+    Conflict(String),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
@@ -125,9 +183,20 @@ impl Error {
         }
     }
 
-    /// True when the caller's input was wrong (maps to HTTP 4xx), false when we failed.
-    pub fn is_user_error(&self) -> bool {
-        matches!(self, Error::Parse { .. } | Error::InvalidArgument(_))
+    /// The kind: a malformed record or a bad argument is invalid input; a
+    /// file that does not exist is not found; a folder another process
+    /// writes is a conflict; other I/O and a damaged log are internal.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Parse { .. } | Error::InvalidArgument(_) | Error::Parquet { .. } => {
+                ErrorKind::InvalidInput
+            }
+            Error::Conflict(_) => ErrorKind::Conflict,
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                ErrorKind::NotFound
+            }
+            Error::Io { .. } | Error::Log { .. } => ErrorKind::Internal,
+        }
     }
 
     /// The location of a parse error, if this is one.

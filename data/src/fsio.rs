@@ -157,7 +157,7 @@ impl DirLock {
                     match holder {
                         Some(pid) if pid_alive(pid) => {
                             if started.elapsed() >= wait {
-                                return Err(Error::InvalidArgument(format!(
+                                return Err(Error::Conflict(format!(
                                     "{}: another hyrank process (pid {pid}) is writing this folder; wait for it or stop it",
                                     dir.display()
                                 )));

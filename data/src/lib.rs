@@ -35,7 +35,7 @@ pub mod synth;
 pub mod time;
 pub mod types;
 
-pub use error::{Error, Location, Result};
+pub use error::{Error, ErrorKind, Location, Result};
 pub use time::Timestamp;
 pub use types::{
     AddToCart, Click, DocId, EsciLabel, EventId, GradeMap, ImpressedDoc, Impression,

@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use hyrank_data::ErrorKind;
+
 /// `Result` with this crate's [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -51,12 +53,22 @@ pub enum Error {
 }
 
 impl Error {
-    /// True when the caller's input was wrong (maps to HTTP 4xx).
-    pub fn is_user_error(&self) -> bool {
+    /// The kind (see [`ErrorKind`]): bad parameters are invalid input, a
+    /// model no source has is not found, a damaged index or model file and
+    /// a failing library are internal.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Data(e) => e.is_user_error(),
-            Error::InvalidArgument(_) => true,
-            _ => false,
+            Error::Data(e) => e.kind(),
+            Error::InvalidArgument(_) => ErrorKind::InvalidInput,
+            Error::ModelNotFound(_) => ErrorKind::NotFound,
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                ErrorKind::NotFound
+            }
+            Error::Corrupt { .. }
+            | Error::Model { .. }
+            | Error::Io { .. }
+            | Error::Tantivy(_)
+            | Error::Candle(_) => ErrorKind::Internal,
         }
     }
 
@@ -74,13 +86,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn user_errors_are_told_apart_from_failures() {
+    fn errors_report_their_kind() {
         let bad_row =
             hyrank_data::Error::parse(hyrank_data::Location::new("x.ndjson", 3), "no title");
-        assert!(Error::from(bad_row).is_user_error());
+        assert_eq!(Error::from(bad_row).kind(), ErrorKind::InvalidInput);
         let io = hyrank_data::Error::io("x", std::io::Error::other("disk"));
-        assert!(!Error::from(io).is_user_error());
-        assert!(Error::InvalidArgument("k must be > 0".into()).is_user_error());
+        assert_eq!(Error::from(io).kind(), ErrorKind::Internal);
+        assert_eq!(
+            Error::InvalidArgument("k must be > 0".into()).kind(),
+            ErrorKind::InvalidInput
+        );
+        assert_eq!(Error::ModelNotFound(vec![]).kind(), ErrorKind::NotFound);
+        let gone = Error::io("x", std::io::Error::from(std::io::ErrorKind::NotFound));
+        assert_eq!(gone.kind(), ErrorKind::NotFound);
         let e = Error::ModelNotFound(vec!["a: no".into(), "b: no".into()]).to_string();
         assert!(e.contains("- a: no") && e.contains("- b: no"), "{e}");
     }

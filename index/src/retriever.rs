@@ -631,13 +631,14 @@ impl SearchIndex {
 
     fn dense_parts(&self) -> Result<(&VectorIndex, &Encoder)> {
         let v = self.vectors.as_ref().ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "{} has no vectors: build it with a model",
-                self.dir.display()
-            ))
+            Error::InvalidArgument(
+                "this index has no vectors: dense and hybrid search need an index built with a sentence-embedding model".into(),
+            )
         })?;
         let e = self.encoder.as_deref().ok_or_else(|| {
-            Error::InvalidArgument("dense search needs the model (--model-dir)".into())
+            Error::InvalidArgument(
+                "dense search needs the sentence-embedding model, which was not loaded".into(),
+            )
         })?;
         Ok((v, e))
     }

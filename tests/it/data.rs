@@ -221,3 +221,55 @@ fn ubi_sample_converts_and_checks() {
         assert!(e.contains("no hyrank data files"), "{cmd}: {e}");
     }
 }
+
+/// Exit codes say the kind of failure: 2 invalid input, 3 not found,
+/// 4 conflict (another process writes the folder).
+#[test]
+fn exit_codes_follow_the_error_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let code = |args: &[&str]| crate::hyrank(args).status.code();
+    std::fs::write(d.join("catalog.ndjson"), "{\"id\":\"1\",\"title\":\"\"}\n").unwrap();
+    assert_eq!(code(&["data", "stats", d.to_str().unwrap()]), Some(2));
+    assert_eq!(
+        code(&["search", "--index", d.to_str().unwrap(), "  "]),
+        Some(2)
+    );
+    let missing = d.join("nope.tsv");
+    assert_eq!(
+        code(&[
+            "data",
+            "convert",
+            "--from",
+            "yandex",
+            "--input",
+            missing.to_str().unwrap(),
+            "--out",
+            d.join("o").to_str().unwrap()
+        ]),
+        Some(3)
+    );
+    // A live process's lock on the folder.
+    let busy = d.join("busy");
+    std::fs::create_dir(&busy).unwrap();
+    std::fs::write(busy.join(".hyrank-lock"), std::process::id().to_string()).unwrap();
+    let out = crate::hyrank(&[
+        "data",
+        "generate",
+        "--out",
+        busy.to_str().unwrap(),
+        "--products",
+        "50",
+        "--queries",
+        "5",
+        "--events",
+        "100",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another hyrank process"));
+}

@@ -24,14 +24,14 @@ pub enum Error {
 }
 
 impl Error {
-    /// True when the caller's input was wrong (maps to HTTP 4xx).
-    pub fn is_user_error(&self) -> bool {
+    /// The kind (see [`hyrank_data::ErrorKind`]), of the layer that failed.
+    pub fn kind(&self) -> hyrank_data::ErrorKind {
         match self {
-            Error::Data(e) => e.is_user_error(),
-            Error::InvalidArgument(_) => true,
-            Error::Index(e) => e.is_user_error(),
-            Error::Ranker(e) => e.is_user_error(),
-            Error::Eval(e) => e.is_user_error(),
+            Error::Data(e) => e.kind(),
+            Error::InvalidArgument(_) => hyrank_data::ErrorKind::InvalidInput,
+            Error::Index(e) => e.kind(),
+            Error::Ranker(e) => e.kind(),
+            Error::Eval(e) => e.kind(),
         }
     }
 }
@@ -41,12 +41,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn user_errors_are_told_apart_from_failures() {
+    fn errors_report_their_kind() {
+        use hyrank_data::ErrorKind;
         let bad_row =
             hyrank_data::Error::parse(hyrank_data::Location::new("x.ndjson", 3), "no title");
-        assert!(Error::from(bad_row).is_user_error());
+        assert_eq!(Error::from(bad_row).kind(), ErrorKind::InvalidInput);
         let io = hyrank_data::Error::io("x", std::io::Error::other("disk"));
-        assert!(!Error::from(io).is_user_error());
-        assert!(Error::InvalidArgument("k must be > 0".into()).is_user_error());
+        assert_eq!(Error::from(io).kind(), ErrorKind::Internal);
+        assert_eq!(
+            Error::InvalidArgument("k must be > 0".into()).kind(),
+            ErrorKind::InvalidInput
+        );
     }
 }

@@ -35,11 +35,17 @@ async fn serves_on_a_loopback_port_and_shuts_down() {
             r#"{"q": "brass lamp", "mode": "bm25", "k": 2}"#,
         );
         let bad = http(addr, "GET", "/search?q=lamp&k=0", "");
-        (health, get, post, bad)
+        // A body far over the limit: a 413 answer, not a reset connection.
+        let big = format!("{{\"q\": \"{}\"}}", "a".repeat(4 << 20));
+        let big = hyrank_api::testing::http_json(addr, "POST", "/search", &big)
+            .map_err(|e| e.to_string());
+        (health, get, post, bad, big)
     })
     .await
     .unwrap();
-    let (health, get, post, bad) = answers;
+    let (health, get, post, bad, big) = answers;
+    let (status, body) = big.expect("the server answers a body over its limit");
+    assert_eq!(status, 413, "{body}");
     assert_eq!((health.0, &health.1["status"]), (200, &Value::from("ok")));
     assert_eq!(get.0, 200, "{}", get.1);
     assert_eq!(get.1["results"][0]["id"], "p4", "{}", get.1);

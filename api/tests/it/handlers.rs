@@ -50,6 +50,21 @@ fn refused((status, body): (StatusCode, Value), code: u16, needle: &str) {
     assert_eq!(body["error"]["status"], code, "{body}");
     let m = body["error"]["message"].as_str().unwrap();
     assert!(m.contains(needle), "{m:?} should contain {needle:?}");
+    // No path, flag or internal detail reaches a client.
+    assert!(
+        !m.contains("/tmp") && !m.contains("--") && !m.contains(".rs:"),
+        "{m:?}"
+    );
+    let kind = body["error"]["kind"].as_str().unwrap();
+    assert_eq!(
+        kind,
+        match code {
+            404 => "not_found",
+            413 | 400 => "invalid_input",
+            _ => "internal",
+        },
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -182,6 +197,15 @@ async fn bad_requests_are_json_4xx_naming_the_problem() {
         "invalid type",
     );
     refused(get(&app, "/nowhere").await, 404, "no route GET /nowhere");
+    let huge = format!(
+        "{{\"q\": \"{}\"}}",
+        "a".repeat(hyrank_api::BODY_LIMIT_BYTES + 1)
+    );
+    refused(
+        post(&app, "/search", &huge).await,
+        413,
+        "the limit is 65536 bytes",
+    );
 
     // An index without vectors answers BM25 and refuses the other modes.
     let bm25_only = hyrank_api::router(state(dir.path(), false));

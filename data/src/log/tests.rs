@@ -208,6 +208,6 @@ fn invalid_events_and_config_are_refused() {
         c.position = 0;
     }
     let err = log.append(&bad).unwrap_err();
-    assert!(err.is_user_error());
+    assert_eq!(err.kind(), crate::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("position"), "{err}");
 }
