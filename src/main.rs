@@ -29,7 +29,7 @@ enum Command {
     Model(cmd::search::ModelCommand),
     /// Build search indexes.
     #[command(subcommand)]
-    Index(cmd::search::IndexCommand),
+    Index(cmd::index::IndexCommand),
     /// Search an index: one query, or a batch written as a TREC run.
     Search(cmd::search::SearchArgs),
     /// Embed texts (one a line) into .npy or .jsonl, to check the encoder against another implementation.
@@ -62,7 +62,7 @@ fn main() {
     }
     let result = match cli.command {
         Command::Model(c) => cmd::search::run_model(c),
-        Command::Index(c) => cmd::search::run_index(c),
+        Command::Index(c) => cmd::index::run_index(c),
         Command::Search(a) => cmd::search::run_search(a),
         Command::Embed(a) => cmd::search::run_embed(a),
         Command::Serve(a) => cmd::serve::run(a),

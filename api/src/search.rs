@@ -1,57 +1,54 @@
-//! `GET /search` and `POST /search`: one query through the BM25, dense or
-//! hybrid retriever, with each retriever's score and rank on request.
+//! `GET /search` and `POST /search`: one query through the search
+//! [`Pipeline`], with each retriever's score and rank on request.
+//!
+//! The parameters are a layer over the server's base
+//! [`SearchConfig`] (the index's stored config, `hyrank serve --config`, the
+//! serve flags): what a request leaves out, the base decides. The config is
+//! validated in `hyrank-index`, the same code `hyrank search` runs.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::Json;
-use hyrank_index::{Candidate, Filter, Fusion, Mode, Normalization, RetrieverSpec, SearchIndex};
+use hyrank_index::{
+    ConfigLayer, FieldBoosts, Fusion, FusionMethod, Mode, Normalization, SearchConfig,
+};
+use hyrank_ranker::{Page, PageHit, Pipeline};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::AppState;
 
-/// Most results one request may ask for (`k`).
-pub const MAX_K: usize = 1000;
-/// Most candidates a hybrid request may take from each retriever (`depth`).
-pub const MAX_DEPTH: usize = 10_000;
-/// Longest query, in bytes (the encoder truncates at 256 tokens anyway).
-pub const MAX_QUERY_BYTES: usize = 1024;
+pub use hyrank_index::config::{MAX_DEPTH, MAX_K, MAX_QUERY_BYTES};
 
 /// A search: the query string of `GET /search` or the JSON body of `POST
-/// /search` (same fields; unknown fields are an error, not ignored).
-#[derive(Debug, Clone, Deserialize)]
+/// /search` (same fields; unknown fields are an error, not ignored). Every
+/// field but `q` is optional: the server's base config fills the rest.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
     /// The query text.
     pub q: String,
-    /// `bm25`, `dense` or `hybrid` (default).
-    #[serde(default)]
-    pub mode: Mode,
-    /// Results (1 to [`MAX_K`], default 10).
-    #[serde(default = "default_k")]
-    pub k: usize,
-    /// Hybrid: `rrf` (default) or `linear`.
-    #[serde(default)]
-    pub fusion: FusionMethod,
-    /// Hybrid RRF: the constant k (default 60).
-    #[serde(default = "default_rrf_k")]
-    pub rrf_k: f32,
-    /// Hybrid linear: `minmax` (default), `zscore` or `dbsf`.
-    #[serde(default = "default_norm")]
-    pub norm: Normalization,
-    /// Hybrid: BM25's weight (default 1).
-    #[serde(default = "one")]
-    pub bm25_weight: f32,
-    /// Hybrid: the dense retriever's weight (default 1).
-    #[serde(default = "one")]
-    pub dense_weight: f32,
-    /// Hybrid: candidates taken from each retriever before fusion (default
-    /// 100, at most [`MAX_DEPTH`]; at least `k` are always taken).
-    #[serde(default = "default_depth")]
-    pub depth: usize,
+    /// `bm25`, `dense` or `hybrid`.
+    pub mode: Option<Mode>,
+    /// Results (1 to [`MAX_K`]).
+    pub k: Option<usize>,
+    /// BM25 field boosts, `title^2,description^0.5,brand,category`.
+    pub fields: Option<String>,
+    /// Hybrid: `rrf` or `linear`.
+    pub fusion: Option<FusionMethod>,
+    /// Hybrid RRF: the constant k.
+    pub rrf_k: Option<f32>,
+    /// Hybrid linear: `minmax`, `zscore` or `dbsf`.
+    pub norm: Option<Normalization>,
+    /// Hybrid: BM25's weight.
+    pub bm25_weight: Option<f32>,
+    /// Hybrid: the dense retriever's weight.
+    pub dense_weight: Option<f32>,
+    /// Hybrid: candidates taken from each retriever before fusion (1 to
+    /// [`MAX_DEPTH`]; at least `k` are always taken).
+    pub depth: Option<usize>,
     /// Filter: a category path prefix (`Home > Sofas`) or one element (`Sofas`).
     pub category: Option<String>,
     /// Filter: a brand (case-insensitive).
@@ -60,82 +57,53 @@ pub struct SearchRequest {
     pub min_price: Option<f64>,
     /// Filter: highest price, inclusive.
     pub max_price: Option<f64>,
+    /// Scan every vector even when the index has an HNSW graph.
+    pub exact: Option<bool>,
+    /// HNSW candidate list.
+    pub ef_search: Option<usize>,
+    /// HNSW level-1 beam.
+    pub upper_beam: Option<usize>,
     /// Add each retriever's score and rank, the fused score and the fusion
     /// parameters to the response.
     #[serde(default)]
     pub explain: bool,
 }
 
-fn default_k() -> usize {
-    10
-}
-fn default_rrf_k() -> f32 {
-    60.0
-}
-fn default_norm() -> Normalization {
-    Normalization::MinMax
-}
-fn one() -> f32 {
-    1.0
-}
-fn default_depth() -> usize {
-    100
-}
-
-/// Hybrid fusion method.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FusionMethod {
-    /// Reciprocal rank fusion.
-    #[default]
-    Rrf,
-    /// Linear combination of normalised scores.
-    Linear,
-}
-
 impl SearchRequest {
-    /// The retriever and filter this request asks for; every parameter is
-    /// checked here, so a bad one is a 400 naming it before any work.
-    pub fn validate(&self) -> Result<(RetrieverSpec, Filter)> {
-        let bad = |m: String| Err(Error::InvalidArgument(m));
-        if self.q.trim().is_empty() {
-            return bad("q is empty".into());
-        }
-        if self.q.len() > MAX_QUERY_BYTES {
-            return bad(format!(
-                "q is {} bytes, at most {MAX_QUERY_BYTES}",
-                self.q.len()
-            ));
-        }
-        if self.k == 0 || self.k > MAX_K {
-            return bad(format!("k must be 1 to {MAX_K}, got {}", self.k));
-        }
-        if self.depth == 0 || self.depth > MAX_DEPTH {
-            return bad(format!(
-                "depth must be 1 to {MAX_DEPTH}, got {}",
-                self.depth
-            ));
-        }
-        let fusion = match self.fusion {
-            FusionMethod::Rrf => Fusion::Rrf { k: self.rrf_k },
-            FusionMethod::Linear => Fusion::Linear {
-                normalization: self.norm,
-            },
-        };
-        let spec = RetrieverSpec {
+    /// The request's parameters as a layer over a base config.
+    pub fn layer(&self) -> Result<ConfigLayer> {
+        Ok(ConfigLayer {
             mode: self.mode,
-            fusion,
-            weights: [self.bm25_weight, self.dense_weight],
+            k: self.k,
+            fields: self.fields.as_deref().map(FieldBoosts::parse).transpose()?,
+            fusion: self.fusion,
+            rrf_k: self.rrf_k,
+            norm: self.norm,
+            bm25_weight: self.bm25_weight,
+            dense_weight: self.dense_weight,
             depth: self.depth,
-        };
-        let filter = Filter {
             category: self.category.clone(),
             brand: self.brand.clone(),
             min_price: self.min_price,
             max_price: self.max_price,
-        };
-        filter.validate()?;
-        Ok((spec, filter))
+            exact: self.exact,
+            ef_search: self.ef_search,
+            upper_beam: self.upper_beam,
+        })
+    }
+
+    /// The config this request asks for over `base`, checked (a bad
+    /// parameter is a 400 naming it, before any work).
+    pub fn config(&self, base: &SearchConfig) -> Result<SearchConfig> {
+        SearchConfig::validate_query(&self.q).map_err(|e| {
+            Error::InvalidArgument(format!(
+                "q: {}",
+                e.to_string().trim_start_matches("invalid argument: ")
+            ))
+        })?;
+        let c = base.clone().overlay(&self.layer()?);
+        c.validate()?;
+        Ok(c)
     }
 }
 
@@ -144,6 +112,8 @@ impl SearchRequest {
 pub struct SearchResponse {
     /// The query as given.
     pub query: String,
+    /// This answer's id: send it back with the events of the page.
+    pub request_id: String,
     /// The retriever's name (`bm25`, `dense`, `hybrid-rrf`, `hybrid-linear`).
     pub retriever: String,
     /// The index generation that answered.
@@ -210,71 +180,63 @@ pub async fn post(
     search(state, req).await.map(Json)
 }
 
-/// Validates, waits for a free search slot, then retrieves on the blocking
-/// pool (encoding a query is milliseconds of CPU that must not stall the
-/// async workers).
+/// Validates, waits for a free search slot, then runs the pipeline on the
+/// blocking pool (encoding a query is milliseconds of CPU that must not
+/// stall the async workers).
 async fn search(state: AppState, req: SearchRequest) -> Result<SearchResponse> {
-    let (spec, filter) = req.validate()?;
+    let config = req.config(&state.base)?;
     let permit = Arc::clone(&state.searches)
         .acquire_owned()
         .await
         .map_err(|e| Error::Unavailable(format!("search slots: {e}")))?;
-    let index = state.index();
+    let pipeline = Pipeline::new(state.index());
     tokio::task::spawn_blocking(move || {
         let _slot = permit;
-        run(index, &req, &spec, &filter)
+        let page = pipeline.search(&req.q, &config)?;
+        Ok(respond(&req, &config, page))
     })
     .await
     .map_err(|e| Error::Internal(format!("search worker: {e}")))?
 }
 
-fn run(
-    index: Arc<SearchIndex>,
-    req: &SearchRequest,
-    spec: &RetrieverSpec,
-    filter: &Filter,
-) -> Result<SearchResponse> {
-    let t = Instant::now();
-    let retriever = spec.build(Arc::clone(&index))?;
-    let hits = retriever.retrieve(&req.q, req.k, filter)?;
+fn respond(req: &SearchRequest, config: &SearchConfig, page: Page) -> SearchResponse {
     // Microseconds are the resolution worth reporting.
-    let took_ms = (t.elapsed().as_secs_f64() * 1e6).round() / 1e3;
-    let results = hits
-        .into_iter()
-        .map(|c| hit(&index, c, req.explain))
-        .collect::<Result<Vec<_>>>()?;
+    let took_ms = (page.took_ms * 1e3).round() / 1e3;
     tracing::info!(
         q = %req.q,
-        retriever = retriever.name(),
-        k = req.k,
-        results = results.len(),
+        request_id = %page.request_id,
+        retriever = page.retriever,
+        k = config.k,
+        results = page.hits.len(),
         took_ms,
         "search"
     );
-    let fusion = (req.explain && spec.mode == Mode::Hybrid).then(|| {
-        let mut f = match &spec.fusion {
+    let fusion = (req.explain && config.mode == Mode::Hybrid).then(|| {
+        let mut f = match config.fusion() {
             Fusion::Rrf { k } => serde_json::json!({"method": "rrf", "k": k}),
             Fusion::Linear { normalization } => serde_json::json!({
                 "method": "linear",
                 "normalization": normalization,
             }),
         };
-        f["weights"] = serde_json::json!({"bm25": spec.weights[0], "dense": spec.weights[1]});
-        f["depth"] = spec.depth.max(req.k).into();
+        f["weights"] =
+            serde_json::json!({"bm25": config.bm25_weight, "dense": config.dense_weight});
+        f["depth"] = config.depth.max(config.k).into();
         f
     });
-    Ok(SearchResponse {
+    SearchResponse {
         query: req.q.clone(),
-        retriever: retriever.name().to_owned(),
-        generation: index.manifest.generation,
+        request_id: page.request_id.0,
+        retriever: page.retriever,
+        generation: page.generation,
         took_ms,
-        results,
+        results: page.hits.into_iter().map(|h| hit(h, req.explain)).collect(),
         fusion,
-    })
+    }
 }
 
-fn hit(index: &SearchIndex, c: Candidate, explain: bool) -> Result<SearchHit> {
-    let title = index.bm25.title(&c.doc)?.unwrap_or_default();
+fn hit(h: PageHit, explain: bool) -> SearchHit {
+    let c = h.candidate;
     let exp = |h: Option<hyrank_index::retriever::Hit>| {
         explain.then(|| {
             h.map(|h| Explained {
@@ -283,68 +245,61 @@ fn hit(index: &SearchIndex, c: Candidate, explain: bool) -> Result<SearchHit> {
             })
         })
     };
-    Ok(SearchHit {
+    SearchHit {
         id: c.doc.as_str().to_owned(),
-        title,
+        title: h.title,
         score: c.score,
         bm25: exp(c.bm25),
         dense: exp(c.dense),
         fused: if explain { c.fused } else { None },
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn req(q: &str) -> SearchRequest {
-        serde_json::from_value(serde_json::json!({ "q": q })).unwrap()
+    fn req(v: serde_json::Value) -> SearchRequest {
+        serde_json::from_value(v).unwrap()
     }
 
     #[test]
-    fn defaults_and_checks() {
-        let r = req("sofa");
-        assert_eq!(
-            (r.mode, r.k, r.depth, r.fusion),
-            (Mode::Hybrid, 10, 100, FusionMethod::Rrf)
-        );
-        let (spec, filter) = r.validate().unwrap();
-        assert_eq!(spec, RetrieverSpec::default());
-        assert!(filter.is_empty());
-        let fails = |f: &dyn Fn(&mut SearchRequest), needle: &str| {
-            let mut r = req("sofa");
-            f(&mut r);
-            let e = r.validate().unwrap_err().to_string();
+    fn a_request_is_a_layer_over_the_base_config() {
+        let base = SearchConfig {
+            mode: Mode::Bm25,
+            k: 7,
+            ..SearchConfig::default()
+        };
+        let c = req(serde_json::json!({"q": "sofa"})).config(&base).unwrap();
+        assert_eq!(c, base, "what a request leaves out, the base decides");
+        let c = req(serde_json::json!({"q": "sofa", "k": 3, "fields": "title^3"}))
+            .config(&base)
+            .unwrap();
+        assert_eq!((c.k, c.mode), (3, Mode::Bm25));
+        assert_eq!(c.fields.unwrap().to_string(), "title^3");
+        let fails = |v: serde_json::Value, needle: &str| {
+            let e = req(v).config(&base).unwrap_err().to_string();
             assert!(e.contains(needle), "{e} should name {needle}");
         };
-        fails(&|r| r.q = "  ".into(), "q is empty");
-        fails(&|r| r.q = "x".repeat(MAX_QUERY_BYTES + 1), "at most 1024");
-        fails(&|r| r.k = 0, "k must be 1 to 1000");
-        fails(&|r| r.k = MAX_K + 1, "k must be");
-        fails(&|r| r.depth = 0, "depth must be");
+        fails(serde_json::json!({"q": "  "}), "the query is empty");
         fails(
-            &|r| r.min_price = Some(f64::NAN),
-            "min_price must be a finite",
+            serde_json::json!({"q": "x".repeat(MAX_QUERY_BYTES + 1)}),
+            "at most 1024",
         );
+        fails(serde_json::json!({"q": "s", "k": 0}), "k must be 1 to 1000");
+        fails(serde_json::json!({"q": "s", "depth": 0}), "depth must be");
         fails(
-            &|r| {
-                r.min_price = Some(10.0);
-                r.max_price = Some(5.0);
-            },
-            "min_price 10 is above max_price 5",
+            serde_json::json!({"q": "s", "fields": "colour^2"}),
+            "unknown field `colour`",
         );
-    }
-
-    #[test]
-    fn unknown_fields_are_refused() {
-        let e = serde_json::from_value::<SearchRequest>(serde_json::json!({"q": "a", "kk": 3}))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("unknown field `kk`"), "{e}");
-        let e =
-            serde_json::from_value::<SearchRequest>(serde_json::json!({"q": "a", "mode": "bm26"}))
-                .unwrap_err()
-                .to_string();
-        assert!(e.contains("bm26"), "{e}");
+        fails(serde_json::json!({"q": "s", "rrf_k": 0.0}), "RRF k");
+        fails(
+            serde_json::json!({"q": "s", "min_price": 9.0, "max_price": 1.0}),
+            "above max_price",
+        );
+        assert!(
+            serde_json::from_value::<SearchRequest>(serde_json::json!({"q": "s", "kk": 1}))
+                .is_err()
+        );
     }
 }

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{Method, Uri};
 use axum::routing::get;
 use axum::{Json, Router};
-use hyrank_index::{Manifest, SearchIndex};
+use hyrank_index::{Manifest, SearchConfig, SearchIndex};
 
 use crate::error::{Error, Result};
 use crate::search;
@@ -18,19 +18,33 @@ use crate::search;
 #[derive(Debug, Clone)]
 pub struct AppState {
     index: Arc<RwLock<Arc<SearchIndex>>>,
+    /// The config every request is a layer over (the index's stored config,
+    /// `hyrank serve --config`, the serve flags).
+    pub(crate) base: SearchConfig,
     /// Searches running at once (one per core): more would only share the
     /// cores and the encoder's threads; the rest wait their turn in order.
     pub(crate) searches: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
-    /// State over an open index.
+    /// State over an open index, with the built-in default config as the base.
     pub fn new(index: Arc<SearchIndex>) -> Self {
+        Self::with_config(index, SearchConfig::default())
+    }
+
+    /// State over an open index whose requests are layers over `base`.
+    pub fn with_config(index: Arc<SearchIndex>, base: SearchConfig) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self {
             index: Arc::new(RwLock::new(index)),
+            base,
             searches: Arc::new(tokio::sync::Semaphore::new(cores)),
         }
+    }
+
+    /// The config requests are layered over.
+    pub fn base_config(&self) -> &SearchConfig {
+        &self.base
     }
 
     /// The generation serving now; a search keeps the one it started with.

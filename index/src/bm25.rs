@@ -26,8 +26,11 @@ use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, Term
 
 use crate::error::{Error, Result};
 
-/// Per-field boosts of the query parser.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Per-field boosts of the query parser, in Elasticsearch's `field^boost`
+/// syntax: `title^2,description^0.5,brand^1.5,category` (no `^` is a boost
+/// of 1). A field left out, or boosted 0, is not searched. tantivy's BM25
+/// has k1 = 1.2 and b = 0.75 as constants: they are not configurable.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FieldBoosts {
     /// Title.
     pub title: f32,
@@ -47,6 +50,91 @@ impl Default for FieldBoosts {
             brand: 1.5,
             category: 1.0,
         }
+    }
+}
+
+impl FieldBoosts {
+    /// The searchable fields' names, in order.
+    pub const NAMES: [&'static str; 4] = ["title", "description", "brand", "category"];
+
+    /// The boosts in [`FieldBoosts::NAMES`] order.
+    pub fn as_array(&self) -> [f32; 4] {
+        [self.title, self.description, self.brand, self.category]
+    }
+
+    /// Boosts from an array in [`FieldBoosts::NAMES`] order.
+    pub fn from_array(a: [f32; 4]) -> Self {
+        Self {
+            title: a[0],
+            description: a[1],
+            brand: a[2],
+            category: a[3],
+        }
+    }
+
+    /// Parses `title^2,description^0.5,brand,category^1` (fields left out
+    /// are not searched).
+    pub fn parse(spec: &str) -> Result<Self> {
+        let mut b = [0.0f32; 4];
+        let mut seen = [false; 4];
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, boost) = match part.split_once('^') {
+                Some((n, v)) => {
+                    let v: f32 = v.trim().parse().map_err(|_| {
+                        Error::InvalidArgument(format!("`{part}`: the boost `{v}` is not a number"))
+                    })?;
+                    (n.trim(), v)
+                }
+                None => (part, 1.0),
+            };
+            let i = Self::NAMES.iter().position(|n| *n == name).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "unknown field `{name}` (the searchable fields are {})",
+                    Self::NAMES.join(", ")
+                ))
+            })?;
+            if seen[i] {
+                return Err(Error::InvalidArgument(format!(
+                    "field `{name}` given twice"
+                )));
+            }
+            seen[i] = true;
+            b[i] = boost;
+        }
+        let f = Self::from_array(b);
+        f.validate()?;
+        Ok(f)
+    }
+
+    /// Each boost finite and ≥ 0, at least one above 0.
+    pub fn validate(&self) -> Result<()> {
+        let a = self.as_array();
+        if let Some(i) = a.iter().position(|b| !(b.is_finite() && *b >= 0.0)) {
+            return Err(Error::InvalidArgument(format!(
+                "the boost of `{}` must be a finite number >= 0, got {}",
+                Self::NAMES[i],
+                a[i]
+            )));
+        }
+        if a.iter().all(|b| *b == 0.0) {
+            return Err(Error::InvalidArgument(
+                "no field to search: give at least one field a boost above 0".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for FieldBoosts {
+    /// `title^2,description^0.5,brand^1.5,category^1` (fields boosted 0 left out).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = Self::NAMES
+            .iter()
+            .zip(self.as_array())
+            .filter(|(_, b)| *b > 0.0)
+            .map(|(n, b)| format!("{n}^{b}"))
+            .collect();
+        f.write_str(&parts.join(","))
     }
 }
 
@@ -280,6 +368,27 @@ impl std::fmt::Debug for Bm25Index {
 
 const WRITER_HEAP: usize = 100_000_000;
 
+/// The query parser over the fields with a boost above 0.
+fn query_parser(index: &Index, fields: &Fields, boosts: &FieldBoosts) -> Result<QueryParser> {
+    boosts.validate()?;
+    let all = [
+        fields.title,
+        fields.description,
+        fields.brand,
+        fields.category,
+    ];
+    let searched: Vec<(Field, f32)> = all
+        .into_iter()
+        .zip(boosts.as_array())
+        .filter(|(_, b)| *b > 0.0)
+        .collect();
+    let mut parser = QueryParser::for_index(index, searched.iter().map(|(f, _)| *f).collect());
+    for (f, b) in searched {
+        parser.set_field_boost(f, b);
+    }
+    Ok(parser)
+}
+
 impl Bm25Index {
     /// Builds a new index of `products` at `dir`, replacing any index there
     /// only once the new one is complete.
@@ -326,19 +435,7 @@ impl Bm25Index {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        let mut parser = QueryParser::for_index(
-            &index,
-            vec![
-                fields.title,
-                fields.description,
-                fields.brand,
-                fields.category,
-            ],
-        );
-        parser.set_field_boost(fields.title, boosts.title);
-        parser.set_field_boost(fields.description, boosts.description);
-        parser.set_field_boost(fields.brand, boosts.brand);
-        parser.set_field_boost(fields.category, boosts.category);
+        let parser = query_parser(&index, &fields, &boosts)?;
         let snapshot = Snapshot::new(&reader, fields.id, dir, None)?;
         Ok(Self {
             index,
@@ -415,12 +512,29 @@ impl Bm25Index {
         Ok(out)
     }
 
+    /// A query parser with other field boosts (for [`Bm25Index::search_with`]).
+    pub fn parser(&self, boosts: &FieldBoosts) -> Result<QueryParser> {
+        query_parser(&self.index, &self.fields, boosts)
+    }
+
     /// The `k` best products for `text` under `filter`, best first, with BM25 scores.
     pub fn search(&self, text: &str, k: usize, filter: &Filter) -> Result<Vec<(DocId, f32)>> {
+        self.search_with(text, k, filter, None)
+    }
+
+    /// [`Bm25Index::search`] through `parser` (other field boosts; see
+    /// [`Bm25Index::parser`]) instead of the index's own.
+    pub fn search_with(
+        &self,
+        text: &str,
+        k: usize,
+        filter: &Filter,
+        parser: Option<&QueryParser>,
+    ) -> Result<Vec<(DocId, f32)>> {
         if k == 0 {
             return Ok(Vec::new());
         }
-        let (q, _ignored) = self.parser.parse_query_lenient(text);
+        let (q, _ignored) = parser.unwrap_or(&self.parser).parse_query_lenient(text);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, q)];
         let filters = self.filter_queries(filter)?;
         let query: Box<dyn Query> = if filters.is_empty() {

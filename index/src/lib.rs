@@ -30,10 +30,13 @@
 
 mod bert;
 pub mod bm25;
+pub mod config;
+mod embedding_cache;
 pub mod encoder;
 pub mod error;
 pub mod fusion;
 mod gemm;
+mod generation;
 mod hnsw;
 mod huge;
 pub mod model;
@@ -41,7 +44,8 @@ pub mod retriever;
 mod simd;
 pub mod vectors;
 
-pub use bm25::{Bm25Index, Filter};
+pub use bm25::{Bm25Index, FieldBoosts, Filter};
+pub use config::{ConfigLayer, FusionMethod, SearchConfig};
 pub use encoder::{Encoder, EncoderBackend, EncoderConfig};
 pub use error::{Error, Result};
 pub use fusion::{Fusion, Normalization};

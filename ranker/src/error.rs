@@ -9,6 +9,9 @@ pub enum Error {
     /// A data-layer error (reading a file, a malformed record).
     #[error(transparent)]
     Data(#[from] hyrank_data::Error),
+    /// The index layer failed (or refused a parameter).
+    #[error(transparent)]
+    Index(#[from] hyrank_index::Error),
     /// The caller's input or parameters are invalid (user error).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -27,6 +30,7 @@ impl Error {
     pub fn kind(&self) -> hyrank_data::ErrorKind {
         match self {
             Error::Data(e) => e.kind(),
+            Error::Index(e) => e.kind(),
             Error::InvalidArgument(_) => hyrank_data::ErrorKind::InvalidInput,
             Error::Model { .. } => hyrank_data::ErrorKind::Internal,
         }

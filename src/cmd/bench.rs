@@ -517,8 +517,8 @@ fn bench_search(a: &SearchBenchArgs) -> Result<()> {
     index.search_options.exact = a.exact;
     let index = Arc::new(index);
     let retrievers: Vec<Box<dyn Retriever>> = vec![
-        Box::new(Bm25Retriever(Arc::clone(&index))),
-        Box::new(DenseRetriever(Arc::clone(&index))),
+        Box::new(Bm25Retriever::new(Arc::clone(&index))),
+        Box::new(DenseRetriever::new(Arc::clone(&index))),
         Box::new(HybridRetriever::new(
             Arc::clone(&index),
             Fusion::Rrf { k: 60.0 },

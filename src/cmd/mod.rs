@@ -1,7 +1,9 @@
 //! Subcommands.
 
 pub mod bench;
+pub mod config_args;
 pub mod data;
 pub mod eval;
+pub mod index;
 pub mod search;
 pub mod serve;

@@ -8,7 +8,8 @@ use clap::Args;
 use hyrank_api::AppState;
 use hyrank_index::{Manifest, SearchIndex};
 
-use super::search::{load_encoder, VectorSearchArgs};
+use super::config_args::ConfigArgs;
+use super::search::load_encoder;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -26,8 +27,10 @@ pub struct ServeArgs {
     /// (atomically), for scripts that start the server in the background.
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
+    /// The base every request is layered over: these flags over `--config
+    /// FILE`, else over the index's stored config.
     #[command(flatten)]
-    pub vector_search: VectorSearchArgs,
+    pub config: ConfigArgs,
     /// Seconds between checks for a new index generation (published by
     /// `hyrank index build`), which is then served without a restart; 0 never
     /// checks.
@@ -36,7 +39,7 @@ pub struct ServeArgs {
 }
 
 pub fn run(a: ServeArgs) -> Result<()> {
-    let options = a.vector_search.options()?;
+    let base = a.config.resolve(&a.index, None)?;
     if !(a.watch.is_finite() && a.watch >= 0.0) {
         bail!("--watch takes seconds >= 0, got {}", a.watch);
     }
@@ -46,10 +49,9 @@ pub fn run(a: ServeArgs) -> Result<()> {
         Some(_) => Some(load_encoder(a.model_dir.as_deref(), 32)?),
         None => None,
     };
-    let mut index = SearchIndex::open(&a.index, encoder)
+    let index = SearchIndex::open(&a.index, encoder)
         .with_context(|| format!("opening index {}", a.index.display()))?;
-    index.search_options = options;
-    let state = AppState::new(Arc::new(index));
+    let state = AppState::with_config(Arc::new(index), base);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

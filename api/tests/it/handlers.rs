@@ -174,7 +174,11 @@ async fn bad_requests_are_json_4xx_naming_the_problem() {
         400,
         "k must be 1 to 1000",
     );
-    refused(get(&app, "/search?q=%20").await, 400, "q is empty");
+    refused(
+        get(&app, "/search?q=%20").await,
+        400,
+        "q: the query is empty",
+    );
     refused(get(&app, "/search?q=sofa&rrf_k=0").await, 400, "RRF k");
     refused(
         get(&app, "/search?q=sofa&bm25_weight=-1").await,

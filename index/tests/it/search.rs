@@ -78,13 +78,13 @@ fn build_search_explain_filter_and_cache() {
         .unwrap(),
     );
     let none = Filter::default();
-    let bm25 = Bm25Retriever(Arc::clone(&index))
+    let bm25 = Bm25Retriever::new(Arc::clone(&index))
         .retrieve("grey sofa", 3, &none)
         .unwrap();
     assert_eq!(bm25[0].doc.as_str(), "p1");
     assert!(bm25[0].bm25.is_some() && bm25[0].dense.is_none());
 
-    let dense = DenseRetriever(Arc::clone(&index))
+    let dense = DenseRetriever::new(Arc::clone(&index))
         .retrieve("grey sofa", 5, &none)
         .unwrap();
     assert_eq!(dense.len(), 5);
@@ -113,8 +113,8 @@ fn build_search_explain_filter_and_cache() {
         ..Filter::default()
     };
     for r in [
-        &Bm25Retriever(Arc::clone(&index)) as &dyn Retriever,
-        &DenseRetriever(Arc::clone(&index)),
+        &Bm25Retriever::new(Arc::clone(&index)) as &dyn Retriever,
+        &DenseRetriever::new(Arc::clone(&index)),
     ] {
         let hits = r.retrieve("lamp", 5, &cheap).unwrap();
         assert!(
@@ -147,7 +147,7 @@ fn build_search_explain_filter_and_cache() {
     )
     .unwrap();
     let idx = Arc::new(SearchIndex::open(&bm_only, None).unwrap());
-    assert!(DenseRetriever(idx)
+    assert!(DenseRetriever::new(idx)
         .retrieve("sofa", 3, &none)
         .unwrap_err()
         .to_string()
@@ -203,19 +203,19 @@ fn incremental_builds_and_killed_builds() {
         assert_eq!(index.bm25.len(), 5);
         assert_eq!(index.vectors.as_ref().unwrap().len(), 5);
         for r in [
-            &Bm25Retriever(Arc::clone(&index)) as &dyn Retriever,
-            &DenseRetriever(Arc::clone(&index)),
+            &Bm25Retriever::new(Arc::clone(&index)) as &dyn Retriever,
+            &DenseRetriever::new(Arc::clone(&index)),
         ] {
             let hits = r.retrieve("steel kettle", 10, &none).unwrap();
             assert!(!ids(&hits).contains(&"p3"), "{}: {hits:?}", r.name());
             assert_eq!(hits.len(), if r.name() == "bm25" { hits.len() } else { 5 });
         }
-        let bm = Bm25Retriever(Arc::clone(&index))
+        let bm = Bm25Retriever::new(Arc::clone(&index))
             .retrieve("brass kettle", 1, &none)
             .unwrap();
         assert_eq!(ids(&bm), ["p1"]);
         // p6's own embedded text: cosine 1 with the new product's vector.
-        let dense = DenseRetriever(Arc::clone(&index))
+        let dense = DenseRetriever::new(Arc::clone(&index))
             .retrieve("linen floor lamp (Floor Lamps)", 1, &none)
             .unwrap();
         assert_eq!(ids(&dense), ["p6"], "{storage:?}");
