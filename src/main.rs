@@ -36,6 +36,9 @@ enum Command {
     Embed(cmd::search::EmbedArgs),
     /// Serve the search API (HTTP, JSON) over an index folder.
     Serve(cmd::serve::ServeArgs),
+    /// Tune retrieval (field boosts, fusion, weights, depth) on judgments,
+    /// with k-fold cross-validation; write the tuned search config.
+    Tune(cmd::tune::TuneArgs),
     /// Score TREC runs against qrels (trec_eval-conformant) and compare them.
     Eval(cmd::eval::EvalArgs),
     /// Measure hyrank's own speed and memory.
@@ -66,6 +69,7 @@ fn main() {
         Command::Search(a) => cmd::search::run_search(a),
         Command::Embed(a) => cmd::search::run_embed(a),
         Command::Serve(a) => cmd::serve::run(a),
+        Command::Tune(a) => cmd::tune::run(a),
         Command::Data(c) => cmd::data::run(c),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Bench(c) => cmd::bench::run(c),

@@ -19,6 +19,38 @@ pub enum Gain {
     Map(Vec<(i32, f64)>),
 }
 
+impl std::str::FromStr for Gain {
+    type Err = String;
+
+    /// `linear`, `exponential` (or `exp`), `esci` (3→1.0, 2→0.1, 1→0.01,
+    /// 0→0), or a map `GRADE=GAIN,...`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s.trim() {
+            "linear" => Gain::Linear,
+            "exponential" | "exp" => Gain::Exponential,
+            "esci" => Gain::Map(vec![(3, 1.0), (2, 0.1), (1, 0.01), (0, 0.0)]),
+            spec => {
+                let mut m = Vec::new();
+                for part in spec.split(',') {
+                    let (g, v) = part.split_once('=').ok_or_else(|| {
+                        format!("`{part}` is not GRADE=GAIN (or linear, exponential, esci)")
+                    })?;
+                    let g: i32 = g
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("grade `{}` is not an integer", g.trim()))?;
+                    let v: f64 = v
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("gain `{}` is not a number", v.trim()))?;
+                    m.push((g, v));
+                }
+                Gain::Map(m)
+            }
+        })
+    }
+}
+
 impl Gain {
     /// The gain of a grade.
     pub fn of(&self, grade: i32) -> f64 {

@@ -68,29 +68,7 @@ pub struct EvalArgs {
 }
 
 pub fn parse_gain(s: &str) -> Result<Gain> {
-    Ok(match s {
-        "linear" => Gain::Linear,
-        "exponential" | "exp" => Gain::Exponential,
-        "esci" => Gain::Map(vec![(3, 1.0), (2, 0.1), (1, 0.01), (0, 0.0)]),
-        spec => {
-            let mut m = Vec::new();
-            for part in spec.split(',') {
-                let (g, v) = part
-                    .split_once('=')
-                    .with_context(|| format!("--gain: `{part}` is not GRADE=GAIN"))?;
-                let g: i32 = g
-                    .trim()
-                    .parse()
-                    .with_context(|| format!("--gain: grade `{g}` is not an integer"))?;
-                let v: f64 = v
-                    .trim()
-                    .parse()
-                    .with_context(|| format!("--gain: gain `{v}` is not a number"))?;
-                m.push((g, v));
-            }
-            Gain::Map(m)
-        }
-    })
+    s.parse().map_err(anyhow::Error::msg).context("--gain")
 }
 
 fn run_name(path: &Path, taken: &[String]) -> String {

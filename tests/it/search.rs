@@ -367,3 +367,84 @@ fn index_build_feeds_like_a_bulk_api() {
     ]);
     assert!(e.contains("the query is empty"), "{e}");
 }
+
+/// `hyrank tune` writes a config that `search --config` and, with `--store`,
+/// the index's default then use; its table names the held-out numbers.
+#[test]
+fn tune_writes_a_config_that_search_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let w = d.join("world");
+    let w = w.to_str().unwrap();
+    ok(&[
+        "data",
+        "generate",
+        "--out",
+        w,
+        "--products",
+        "400",
+        "--queries",
+        "30",
+        "--events",
+        "200",
+    ]);
+    let i = d.join("index");
+    let i = i.to_str().unwrap();
+    ok(&[
+        "index",
+        "build",
+        "--catalog",
+        &format!("{w}/catalog.ndjson"),
+        "--out",
+        i,
+        "--no-dense",
+    ]);
+    let cfg = d.join("tuned.json");
+    let printed = ok(&[
+        "tune",
+        "--index",
+        i,
+        "--queries",
+        &format!("{w}/queries.tsv"),
+        "--qrels",
+        &format!("{w}/qrels.trec"),
+        "--out",
+        cfg.to_str().unwrap(),
+        "--modes",
+        "bm25",
+        "--folds",
+        "3",
+        "--store",
+    ]);
+    assert!(
+        printed.contains("3-fold cross-validation (held-out folds)") && printed.contains("bm25"),
+        "{printed}"
+    );
+    let tuned: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    assert_eq!(tuned["mode"], "bm25");
+    assert!(
+        std::path::Path::new(i).join("search.json").exists(),
+        "--store keeps it in the index"
+    );
+    // Without flags, search uses the stored config: BM25, no model needed.
+    let page: serde_json::Value =
+        serde_json::from_str(&ok(&["search", "--index", i, "--json", "sofa"])).unwrap();
+    assert_eq!(page["retriever"], "bm25");
+    let e = fails(&[
+        "tune",
+        "--index",
+        i,
+        "--queries",
+        &format!("{w}/queries.tsv"),
+        "--qrels",
+        &format!("{w}/qrels.trec"),
+        "--out",
+        cfg.to_str().unwrap(),
+        "--modes",
+        "bm25",
+        "--folds",
+        "1",
+    ]);
+    assert!(e.contains("folds must be 2"), "{e}");
+}
