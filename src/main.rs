@@ -12,7 +12,8 @@ struct Cli {
     /// More logging (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
-    /// Threads for encoding and vector search (sets RAYON_NUM_THREADS; default: all cores).
+    /// Threads for encoding and vector search (the size of the global rayon
+    /// pool; default: all cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
     #[command(subcommand)]
@@ -61,7 +62,13 @@ fn main() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     if let Some(n) = cli.threads {
-        std::env::set_var("RAYON_NUM_THREADS", n.max(1).to_string());
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+        {
+            eprintln!("error: --threads {n}: {e}");
+            std::process::exit(1);
+        }
     }
     let result = match cli.command {
         Command::Model(c) => cmd::search::run_model(c),

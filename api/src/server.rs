@@ -62,8 +62,10 @@ impl AppState {
         if manifest.generation == now.manifest.generation {
             return Ok(None);
         }
-        let mut next = SearchIndex::open_shared(&now.dir, now.encoder.clone())?;
-        next.search_options = now.search_options;
+        let next = hyrank_index::OpenOptions::new()
+            .shared_encoder(now.encoder.clone())
+            .search_options(now.search_options())
+            .open(&now.dir)?;
         let generation = next.manifest.generation;
         *self.index.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(next);
         Ok(Some(generation))

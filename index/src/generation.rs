@@ -81,8 +81,48 @@ pub struct SearchIndex {
     pub manifest: Manifest,
     /// The folder.
     pub dir: PathBuf,
-    /// Per-query vector search options (exact scan, ef_search).
-    pub search_options: SearchOptions,
+    /// The vector search options a search without its own uses.
+    search_options: SearchOptions,
+}
+
+/// How to open a [`SearchIndex`] (a builder):
+/// `OpenOptions::new().encoder(Some(enc)).search_options(o).open(dir)`.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct OpenOptions {
+    encoder: Option<Arc<Encoder>>,
+    search_options: SearchOptions,
+}
+
+impl OpenOptions {
+    /// No encoder (BM25 only), default vector search options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The query encoder (needed for dense and hybrid search).
+    pub fn encoder(mut self, encoder: Option<Encoder>) -> Self {
+        self.encoder = encoder.map(Arc::new);
+        self
+    }
+
+    /// An encoder other indexes share (a server reopening a new generation
+    /// keeps its loaded model).
+    pub fn shared_encoder(mut self, encoder: Option<Arc<Encoder>>) -> Self {
+        self.encoder = encoder;
+        self
+    }
+
+    /// The vector search options of searches that give none.
+    pub fn search_options(mut self, options: SearchOptions) -> Self {
+        self.search_options = options;
+        self
+    }
+
+    /// Opens the folder's live generation.
+    pub fn open(self, dir: &Path) -> Result<SearchIndex> {
+        SearchIndex::open_with(dir, self.encoder, self.search_options)
+    }
 }
 
 /// What a build did.
@@ -404,14 +444,22 @@ impl SearchIndex {
         })
     }
 
-    /// Opens an index folder; `encoder` is needed for dense and hybrid search.
+    /// Opens an index folder; `encoder` is needed for dense and hybrid
+    /// search. [`OpenOptions`] opens with more choices.
     pub fn open(dir: &Path, encoder: Option<Encoder>) -> Result<Self> {
-        Self::open_shared(dir, encoder.map(Arc::new))
+        OpenOptions::new().encoder(encoder).open(dir)
     }
 
-    /// [`SearchIndex::open`] with an encoder that other indexes may share
-    /// (a server reopening a new generation keeps its loaded model).
-    pub fn open_shared(dir: &Path, encoder: Option<Arc<Encoder>>) -> Result<Self> {
+    /// The vector search options a search that gives none uses.
+    pub fn search_options(&self) -> SearchOptions {
+        self.search_options
+    }
+
+    fn open_with(
+        dir: &Path,
+        encoder: Option<Arc<Encoder>>,
+        search_options: SearchOptions,
+    ) -> Result<Self> {
         let manifest = read_manifest(dir)?;
         if manifest.format != INDEX_FORMAT {
             return Err(Error::Corrupt {
@@ -440,7 +488,7 @@ impl SearchIndex {
             encoder,
             manifest,
             dir: dir.to_path_buf(),
-            search_options: SearchOptions::default(),
+            search_options,
         })
     }
 

@@ -51,6 +51,6 @@ pub use error::{Error, Result};
 pub use fusion::{Fusion, Normalization};
 pub use retriever::{
     Bm25Retriever, BuildOptions, BuildReport, Candidate, DenseRetriever, EmbedText,
-    HybridRetriever, Manifest, Mode, Retriever, RetrieverSpec, SearchIndex,
+    HybridRetriever, Manifest, Mode, OpenOptions, Retriever, RetrieverSpec, SearchIndex,
 };
 pub use vectors::{HnswParams, SearchOptions, Storage, VectorConfig, VectorIndex};

@@ -12,7 +12,9 @@ use crate::bm25::{FieldBoosts, Filter};
 pub use crate::embedding_cache::{embedding_text, EmbedText, EmbeddingCache};
 use crate::error::Result;
 use crate::fusion::{fuse, Fusion};
-pub use crate::generation::{BuildOptions, BuildReport, Manifest, SearchIndex, INDEX_FORMAT};
+pub use crate::generation::{
+    BuildOptions, BuildReport, Manifest, OpenOptions, SearchIndex, INDEX_FORMAT,
+};
 use crate::vectors::SearchOptions;
 
 /// One retriever's view of a candidate.

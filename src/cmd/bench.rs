@@ -256,53 +256,7 @@ fn bench_eval(a: &EvalBenchArgs) -> Result<()> {
 
 /// Reads a 2-d float32 `.npy` (C order) as rows.
 pub fn read_npy(path: &std::path::Path) -> Result<Vec<Vec<f32>>> {
-    use anyhow::bail;
-    let b = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    if b.len() < 10 || &b[..6] != b"\x93NUMPY" {
-        bail!("{}: not a .npy file", path.display());
-    }
-    let (hlen, start) = match b[6] {
-        1 => (u16::from_le_bytes([b[8], b[9]]) as usize, 10),
-        _ if b.len() >= 12 => (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12),
-        _ => bail!("{}: truncated header", path.display()),
-    };
-    let header = std::str::from_utf8(b.get(start..start + hlen).unwrap_or_default())?;
-    if !header.contains("'<f4'") || header.contains("'fortran_order': True") {
-        bail!(
-            "{}: expected little-endian float32 in C order, header {header}",
-            path.display()
-        );
-    }
-    let shape = header
-        .split("'shape': (")
-        .nth(1)
-        .and_then(|r| r.split(')').next())
-        .context("no shape in the .npy header")?;
-    let dims: Vec<usize> = shape
-        .split(',')
-        .filter(|x| !x.trim().is_empty())
-        .map(|x| x.trim().parse())
-        .collect::<Result<_, _>>()?;
-    let [n, d] = dims[..] else {
-        bail!("{}: expected a 2-d array, shape ({shape})", path.display())
-    };
-    let data = &b[start + hlen..];
-    if data.len() != n * d * 4 {
-        bail!(
-            "{}: {n} × {d} floats need {} bytes, found {}",
-            path.display(),
-            n * d * 4,
-            data.len()
-        );
-    }
-    Ok(data
-        .chunks_exact(d * 4)
-        .map(|r| {
-            r.chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect()
-        })
-        .collect())
+    Ok(hyrank_data::formats::npy::read_npy(path)?)
 }
 
 fn bench_vectors(a: &VectorBenchArgs) -> Result<()> {
@@ -469,15 +423,10 @@ fn recall_at(truth: &[Vec<usize>], hits: &[Vec<(usize, f32)>], k: usize) -> f64 
     found as f64 / total.max(1) as f64
 }
 
+/// The threads searches and encoding run on (the global rayon pool, which
+/// `--threads` sizes).
 fn rayon_threads() -> usize {
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        })
+    rayon::current_num_threads()
 }
 
 fn bench_encode(a: &EncodeBenchArgs) -> Result<()> {
@@ -504,17 +453,20 @@ fn bench_encode(a: &EncodeBenchArgs) -> Result<()> {
 
 fn bench_search(a: &SearchBenchArgs) -> Result<()> {
     use hyrank_data::formats::ndjson::read_queries;
-    use hyrank_index::{
-        Bm25Retriever, DenseRetriever, Filter, Fusion, HybridRetriever, Retriever, SearchIndex,
-    };
+    use hyrank_index::{Bm25Retriever, DenseRetriever, Filter, Fusion, HybridRetriever, Retriever};
     use std::sync::Arc;
     let queries = read_queries(&a.queries)?;
     let queries = &queries[..queries.len().min(a.n)];
     let enc = super::search::load_encoder(a.model_dir.as_deref(), 32)?;
     let t = Instant::now();
-    let mut index = SearchIndex::open(&a.index, Some(enc))?;
+    let index = hyrank_index::OpenOptions::new()
+        .encoder(Some(enc))
+        .search_options(hyrank_index::SearchOptions {
+            exact: a.exact,
+            ..hyrank_index::SearchOptions::default()
+        })
+        .open(&a.index)?;
     let open_s = t.elapsed().as_secs_f64();
-    index.search_options.exact = a.exact;
     let index = Arc::new(index);
     let retrievers: Vec<Box<dyn Retriever>> = vec![
         Box::new(Bm25Retriever::new(Arc::clone(&index))),

@@ -189,33 +189,17 @@ pub fn run_embed(a: EmbedArgs) -> Result<()> {
     let vecs = enc.encode(&texts)?;
     let secs = t.elapsed().as_secs_f64();
     let ext = a.out.extension().and_then(|e| e.to_str()).unwrap_or("");
-    let mut f = hyrank_data::fsio::AtomicFile::create(&a.out)?;
     match ext {
-        "npy" => {
-            let header = format!(
-                "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}",
-                vecs.len(),
-                enc.dim()
-            );
-            let pad = 64 - (10 + header.len() + 1) % 64;
-            let header = format!("{header}{}\n", " ".repeat(pad % 64));
-            f.write_all(b"\x93NUMPY\x01\x00")?;
-            f.write_all(&(header.len() as u16).to_le_bytes())?;
-            f.write_all(header.as_bytes())?;
-            for v in &vecs {
-                for x in v {
-                    f.write_all(&x.to_le_bytes())?;
-                }
-            }
-        }
+        "npy" => hyrank_data::formats::npy::write_npy(&a.out, &vecs, enc.dim())?,
         "jsonl" => {
+            let mut f = hyrank_data::fsio::AtomicFile::create(&a.out)?;
             for (t, v) in texts.iter().zip(&vecs) {
                 writeln!(f, "{}", serde_json::json!({"text": t, "embedding": v}))?;
             }
+            f.commit()?;
         }
         other => bail!("--out must end in .npy or .jsonl, not `.{other}`"),
     }
-    f.commit()?;
     println!(
         "embedded {} texts ({} dims) in {secs:.2}s ({:.0} sentences/s) → {}",
         vecs.len(),

@@ -23,6 +23,7 @@ pub mod esci;
 pub mod feed;
 pub mod letor;
 pub mod ndjson;
+pub mod npy;
 pub mod srw;
 pub mod trec;
 pub mod ubi;
