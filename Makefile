@@ -12,7 +12,7 @@ HYRANK   := ./target/release/hyrank
 # Where the demo's search API listens (port 0: any free port).
 DEMO_ADDR ?= 127.0.0.1:8080
 
-.PHONY: demo serve-demo stop test tools build fmt clippy nextest doctest bench-generate bench-env bench clean
+.PHONY: demo serve-demo stop test tools build fmt clippy nextest doctest bench-generate bench-env bench tune-measure clean
 
 ## The main job, end to end, with what exists today: fetch the model if absent,
 ## build, generate the synthetic world, index it (BM25 + embeddings + HNSW), run example
@@ -102,6 +102,18 @@ bench: build bench-env
 	$(HYRANK) model fetch
 	$(HYRANK) bench eval --dir out/bench-eval --repeat 1 >/dev/null
 	bench/.venv/bin/python bench/run.py
+
+## Retrieval tuned on judgments, measured on held-out folds: Cranfield 1400
+## (from ../shared/data) and the demo world (made by `make demo` if absent).
+tune-measure: build
+	$(HYRANK) model fetch
+	$(HYRANK) data convert --from cranfield --input ../shared/data/cranfield --out out/cranfield
+	$(HYRANK) index build --catalog out/cranfield/catalog.ndjson --out out/cranfield/index --embed-text title-description
+	$(HYRANK) tune --index out/cranfield/index --queries out/cranfield/queries.tsv --qrels out/cranfield/qrels.trec \
+		--out out/cranfield/tuned.json --report out/cranfield/tune-report.json
+	test -f $(DEMO_DIR)/index/manifest.json || $(MAKE) demo
+	$(HYRANK) tune --index $(DEMO_DIR)/index --queries $(DEMO_DIR)/queries.tsv --qrels $(DEMO_DIR)/qrels.trec \
+		--out $(DEMO_DIR)/tuned.json --report $(DEMO_DIR)/tune-report.json
 
 clean:
 	rm -rf out
