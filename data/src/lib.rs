@@ -21,6 +21,7 @@
 //! - [`stats`]: summary statistics of a data folder.
 //! - [`check`]: the consistency rules of a log, checked with the places that break them.
 //! - [`fsio`]: crash-safe files and data sets written as one set.
+//! - [`policy`]: the neutral ranking contract every ranker implements and every environment calls.
 
 pub mod check;
 pub mod convert;
@@ -29,6 +30,7 @@ pub mod formats;
 pub mod fsio;
 pub mod log;
 pub mod parquet_io;
+pub mod policy;
 pub mod reference;
 pub mod stats;
 pub mod synth;

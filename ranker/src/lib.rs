@@ -26,4 +26,4 @@ pub mod error;
 pub mod pipeline;
 
 pub use error::{Error, Result};
-pub use pipeline::{Page, PageHit, Pipeline};
+pub use pipeline::{Page, PageHit, Pipeline, PipelinePolicy};

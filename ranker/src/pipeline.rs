@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hyrank_data::formats::trec::RunEntry;
+use hyrank_data::policy::{RankRequest, RankedDoc, Ranking, RankingPolicy};
 use hyrank_data::{Query, RequestId};
 use hyrank_index::{Candidate, SearchConfig, SearchIndex};
 use serde::Serialize;
@@ -127,6 +128,67 @@ impl Pipeline {
             }
         }
         Ok(rows)
+    }
+}
+
+/// The pipeline as a [`RankingPolicy`]: what the simulator and experiment
+/// environments deploy. Each request is searched with `config` (its `k`
+/// and filter from the request); the ranking carries the retriever's scores.
+#[derive(Debug, Clone)]
+pub struct PipelinePolicy {
+    pipeline: Pipeline,
+    config: SearchConfig,
+    name: String,
+}
+
+impl PipelinePolicy {
+    /// A policy named `name` that searches `pipeline` with `config`.
+    pub fn new(pipeline: Pipeline, config: SearchConfig, name: impl Into<String>) -> Result<Self> {
+        config.validate()?;
+        Ok(Self {
+            pipeline,
+            config,
+            name: name.into(),
+        })
+    }
+}
+
+impl RankingPolicy for PipelinePolicy {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn rank(&self, request: &RankRequest<'_>) -> hyrank_data::Result<Ranking> {
+        let mut c = self.config.clone();
+        c.k = request.k.clamp(1, hyrank_index::config::MAX_K);
+        if let Some(f) = request.filter {
+            c.category.clone_from(&f.category);
+            c.brand.clone_from(&f.brand);
+            c.min_price = f.min_price;
+            c.max_price = f.max_price;
+        }
+        let page = self.pipeline.search(request.query, &c).map_err(|e| {
+            // The contract's error type is the data layer's: keep the kind.
+            match e.kind() {
+                hyrank_data::ErrorKind::InvalidInput => {
+                    hyrank_data::Error::InvalidArgument(e.to_string())
+                }
+                _ => {
+                    hyrank_data::Error::io("search pipeline", std::io::Error::other(e.to_string()))
+                }
+            }
+        })?;
+        Ok(Ranking {
+            docs: page
+                .hits
+                .into_iter()
+                .map(|h| RankedDoc {
+                    doc: h.candidate.doc,
+                    score: Some(h.candidate.score),
+                    propensity: None,
+                })
+                .collect(),
+        })
     }
 }
 

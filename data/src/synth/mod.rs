@@ -37,13 +37,13 @@ use crate::formats::ndjson::{write_queries_tsv, NdjsonWriter};
 use crate::formats::trec::write_qrels;
 use crate::fsio::{write_atomic, AtomicFile, StagedDir};
 use crate::log::{EventLog, LogConfig, SyncPolicy};
-use crate::types::{EsciLabel, GradeMap, Judgment, Query};
+use crate::types::{EsciLabel, GradeMap, Judgment, Query, QueryId};
 use catalog::{Brand, Leaf, ProductTruth};
 use queries::{PoolSizes, QueryMix, SimQuery};
 use sample::WorldRng;
 pub use simulator::{
-    simulate, Behaviour, Drift, Examination, LoggingPolicy, Randomization, RankRequest,
-    RankingPolicy, SimConfig, SimReport,
+    simulate, simulate_with, Behaviour, Drift, Examination, LoggingPolicy, Randomization,
+    RankRequest, RankingPolicy, Shown, SimConfig, SimReport, UserModel, WorldUsers,
 };
 
 /// Everything that shapes the world. Defaults are the demo world's.
@@ -109,6 +109,22 @@ fn stream(seed: u64, stage: u64) -> WorldRng {
 }
 
 impl World {
+    /// The index of a query of a world from its id (`Q00001` is 0), by
+    /// the ids' form; [`World::query`] checks it against the world.
+    pub fn query_index(id: &QueryId) -> Option<usize> {
+        id.0.strip_prefix('Q')?
+            .parse::<usize>()
+            .ok()?
+            .checked_sub(1)
+    }
+
+    /// The query with this id.
+    pub fn query(&self, id: &QueryId) -> Option<&SimQuery> {
+        Self::query_index(id)
+            .and_then(|i| self.queries.get(i))
+            .filter(|q| q.id == *id)
+    }
+
     /// Draws the truth (nothing is written).
     pub fn build(config: &WorldConfig) -> Result<Self> {
         if config.products == 0 {
@@ -315,9 +331,9 @@ pub fn generate(
         stage.path("events"),
         LogConfig::default().sync(SyncPolicy::Manual),
     )?;
-    let mut policy = LoggingPolicy::new(&world, world_config.seed);
+    let policy = LoggingPolicy::new(&world, world_config.seed);
     let mut written = 0u64;
-    let simulation = simulate(&world, sim, world_config.seed, &mut policy, |_, events| {
+    let simulation = simulate(&world, sim, world_config.seed, &policy, |_, events| {
         for e in &events {
             log.append(e)?;
         }

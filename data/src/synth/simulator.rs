@@ -2,9 +2,11 @@
 //! examination model, clicks given the true grade, purchases given click,
 //! grade, price and the user's price sensitivity, and optional drift.
 //!
-//! The ranking is asked of a [`RankingPolicy`] trait object, so the same
-//! simulator produces traffic for the logging ranker here and for any
-//! candidate ranker later (A/B simulation).
+//! The ranking is asked of a [`RankingPolicy`] (the neutral contract of
+//! [`crate::policy`]), so the same simulator produces traffic for the
+//! logging ranker here and for any candidate ranker (A/B simulation). How
+//! users react sits behind [`UserModel`]: the synthetic world's truth
+//! ([`WorldUsers`]) by default, an environment fitted on logs later.
 
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -14,34 +16,121 @@ use super::queries::{label, SimQuery};
 use super::sample::{chance, lognormal, normal, Cdf, WorldRng};
 use super::World;
 use crate::error::{Error, Result};
+use crate::policy::Ranking;
 use crate::time::{Timestamp, DAY_MS};
 use crate::types::{
     AddToCart, Click, DocId, EsciLabel, EventId, ImpressedDoc, Impression, InteractionEvent,
-    Purchase, RequestId, SessionId, UserId,
+    Purchase, QueryId, RequestId, SessionId, UserId,
 };
 
-/// One ranking request from the simulator.
+pub use crate::policy::{RankRequest, RankingPolicy};
+
+/// A document shown to a simulated user.
 #[derive(Debug, Clone, Copy)]
-pub struct RankRequest<'a> {
-    /// The query (text, id; the intent is for policies that cheat on purpose, e.g. an oracle).
-    pub query: &'a SimQuery,
-    /// Who asks.
-    pub user: &'a UserId,
-    /// When.
-    pub timestamp: Timestamp,
-    /// How many results the page shows.
-    pub k: usize,
+pub struct Shown<'a> {
+    /// The query's id.
+    pub query_id: &'a QueryId,
+    /// The query text.
+    pub query: &'a str,
+    /// The document.
+    pub doc: &'a DocId,
+    /// Its 1-based position.
+    pub position: usize,
+    /// The user's price sensitivity (log-normal, median 1).
+    pub price_sensitivity: f64,
+    /// The simulated day (drift applies from a day on).
+    pub day: u32,
 }
 
-/// A ranker as the simulator sees it.
+/// How a simulated user reacts to a shown document: the synthetic world's
+/// truth ([`WorldUsers`]), or an environment fitted on logs.
 ///
-/// Contract: return at most `k` distinct document ids, best first. Unknown
-/// ids are shown but never clicked (the simulated user has no truth for them).
-pub trait RankingPolicy: Send {
-    /// The ranker id written in every impression.
-    fn name(&self) -> &str;
-    /// Ranks for one request.
-    fn rank(&mut self, request: &RankRequest<'_>) -> Vec<DocId>;
+/// Contract: `None` for a document the model knows nothing of (it is shown
+/// but never clicked or bought); probabilities in [0, 1].
+pub trait UserModel: Send + Sync {
+    /// P(click) of the shown document (examination included).
+    fn click_probability(&self, shown: &Shown<'_>) -> Option<f64>;
+    /// After a click: P(purchase) and the unit price paid.
+    fn purchase(&self, shown: &Shown<'_>) -> Option<(f64, f64)>;
+}
+
+/// The synthetic world's users: clicks from examination × attractiveness of
+/// the true label × popularity; purchases from the label, the price
+/// relative to the category's median (drift included), the user's price
+/// sensitivity, quality and popularity.
+#[derive(Debug)]
+pub struct WorldUsers<'w> {
+    world: &'w World,
+    behaviour: &'w Behaviour,
+    drift: Option<(&'w Drift, u16)>,
+}
+
+impl<'w> WorldUsers<'w> {
+    /// The users of `world` with `behaviour` and, from its day on, `drift`.
+    pub fn new(
+        world: &'w World,
+        behaviour: &'w Behaviour,
+        drift: Option<&'w Drift>,
+    ) -> Result<Self> {
+        let drift = match drift {
+            Some(d) => Some((
+                d,
+                world
+                    .leaves
+                    .iter()
+                    .position(|l| l.spec.name.eq_ignore_ascii_case(&d.category))
+                    .ok_or_else(|| {
+                        Error::InvalidArgument(format!("drift: unknown category `{}`", d.category))
+                    })? as u16,
+            )),
+            None => None,
+        };
+        Ok(Self {
+            world,
+            behaviour,
+            drift,
+        })
+    }
+
+    fn truth(
+        &self,
+        shown: &Shown<'_>,
+    ) -> Option<(&SimQuery, &super::catalog::ProductTruth, usize, f64)> {
+        let q = self.world.query(shown.query_id)?;
+        let p = doc_index(shown.doc).and_then(|x| self.world.products.get(x as usize))?;
+        let l = Behaviour::grade_index(label(&q.intent, p, &self.world.leaves));
+        let pop = f64::from(p.popularity)
+            .powf(self.behaviour.popularity_effect)
+            .clamp(0.3, 3.0);
+        Some((q, p, l, pop))
+    }
+}
+
+impl UserModel for WorldUsers<'_> {
+    fn click_probability(&self, shown: &Shown<'_>) -> Option<f64> {
+        let (_, _, l, pop) = self.truth(shown)?;
+        let b = self.behaviour;
+        Some(b.examination.probability(shown.position) * (b.attractiveness[l] * pop).min(0.95))
+    }
+
+    fn purchase(&self, shown: &Shown<'_>) -> Option<(f64, f64)> {
+        let (_, p, l, pop) = self.truth(shown)?;
+        let mut price = f64::from(p.price);
+        if let Some((d, leaf)) = self.drift {
+            if shown.day >= d.day && p.leaf == leaf {
+                price *= d.price;
+            }
+        }
+        let median = self.world.leaves[p.leaf as usize].spec.median_price;
+        let rel_price = (price / median).max(0.05);
+        let price_factor = rel_price.powf(-shown.price_sensitivity).clamp(0.2, 2.0);
+        let p_buy = (self.behaviour.purchase_given_click[l]
+            * price_factor
+            * (0.5 + f64::from(p.quality))
+            * pop)
+            .min(0.9);
+        Some((p_buy, price))
+    }
 }
 
 /// Probability of examining each position.
@@ -331,19 +420,15 @@ impl RankingPolicy for LoggingPolicy {
         &self.name
     }
 
-    fn rank(&mut self, request: &RankRequest<'_>) -> Vec<DocId> {
-        let qi = request
-            .query
-            .id
-            .0
-            .trim_start_matches('Q')
-            .parse::<usize>()
-            .unwrap_or(0)
-            .saturating_sub(1);
-        self.rankings
-            .get(qi)
-            .map(|r| r.iter().take(request.k).cloned().collect())
-            .unwrap_or_default()
+    /// The precomputed ranking of a known query (by its id); an unknown
+    /// query gets an empty page.
+    fn rank(&self, request: &RankRequest<'_>) -> Result<Ranking> {
+        let qi = request.query_id.and_then(World::query_index);
+        Ok(Ranking::from_docs(
+            qi.and_then(|i| self.rankings.get(i))
+                .map(|r| r.iter().take(request.k).cloned().collect::<Vec<_>>())
+                .unwrap_or_default(),
+        ))
     }
 }
 
@@ -353,7 +438,20 @@ pub fn simulate(
     world: &World,
     config: &SimConfig,
     seed: u64,
-    policy: &mut dyn RankingPolicy,
+    policy: &dyn RankingPolicy,
+    sink: impl FnMut(u32, Vec<InteractionEvent>) -> Result<()>,
+) -> Result<SimReport> {
+    let users = WorldUsers::new(world, &config.behaviour, config.drift.as_ref())?;
+    simulate_with(world, config, seed, policy, &users, sink)
+}
+
+/// [`simulate`] with another model of the users' reactions.
+pub fn simulate_with(
+    world: &World,
+    config: &SimConfig,
+    seed: u64,
+    policy: &dyn RankingPolicy,
+    users: &dyn UserModel,
     mut sink: impl FnMut(u32, Vec<InteractionEvent>) -> Result<()>,
 ) -> Result<SimReport> {
     if config.days == 0 || config.page_size == 0 {
@@ -406,8 +504,6 @@ pub fn simulate(
             }
         }))
     });
-    // Median price per leaf, the reference for price sensitivity.
-    let medians: Vec<f64> = world.leaves.iter().map(|l| l.spec.median_price).collect();
 
     let mut report = SimReport::default();
     let (mut event_seq, mut request_seq) = (0u64, 0u64);
@@ -455,14 +551,21 @@ pub fn simulate(
             };
             for _ in 0..n_queries {
                 let q = &world.queries[q_cdf.sample(&mut rng)];
+                request_seq += 1;
+                let request_id = RequestId(format!("R{request_seq:09}"));
                 let request = RankRequest {
-                    query: q,
+                    query: &q.text,
+                    query_id: Some(&q.id),
+                    request_id: &request_id,
                     user: &user,
+                    session: &session,
                     timestamp: Timestamp(t),
                     k: config.page_size,
+                    filter: None,
                 };
-                let mut ranked = policy.rank(&request);
-                ranked.truncate(config.page_size);
+                let mut answer = policy.rank(&request)?.docs;
+                answer.truncate(config.page_size);
+                let mut ranked: Vec<DocId> = answer.iter().map(|r| r.doc.clone()).collect();
                 let mut origin: Vec<usize> = (1..=ranked.len()).collect();
                 if let Some(r) = &config.randomization {
                     if chance(&mut rng, r.epsilon) && ranked.len() > 1 {
@@ -471,15 +574,18 @@ pub fn simulate(
                         origin.swap(0, j);
                     }
                 }
-                request_seq += 1;
-                let request_id = RequestId(format!("R{request_seq:09}"));
+                // The simulator's own randomisation sets the propensities;
+                // without it, a randomising policy's stand.
                 let results: Vec<ImpressedDoc> = ranked
                     .iter()
                     .enumerate()
                     .map(|(i, d)| ImpressedDoc {
                         doc: d.clone(),
                         position: i as u32 + 1,
-                        propensity: config.randomization.map(|r| r.propensity(origin[i], i + 1)),
+                        propensity: match config.randomization {
+                            Some(r) => Some(r.propensity(origin[i], i + 1)),
+                            None => answer[i].propensity,
+                        },
                     })
                     .collect();
                 events.push(InteractionEvent::Impression(Impression {
@@ -498,15 +604,17 @@ pub fn simulate(
                 report.impressions += 1;
                 let mut tc = t;
                 for (i, d) in ranked.iter().enumerate() {
-                    let Some(p) = doc_index(d).and_then(|x| world.products.get(x as usize)) else {
+                    let shown = Shown {
+                        query_id: &q.id,
+                        query: &q.text,
+                        doc: d,
+                        position: i + 1,
+                        price_sensitivity: sensitivity[user_i],
+                        day,
+                    };
+                    let Some(p_click) = users.click_probability(&shown) else {
                         continue;
                     };
-                    let l = Behaviour::grade_index(label(&q.intent, p, &world.leaves));
-                    let pop = f64::from(p.popularity)
-                        .powf(b.popularity_effect)
-                        .clamp(0.3, 3.0);
-                    let p_click =
-                        b.examination.probability(i + 1) * (b.attractiveness[l] * pop).min(0.95);
                     if !chance(&mut rng, p_click) {
                         continue;
                     }
@@ -521,17 +629,9 @@ pub fn simulate(
                         position: i as u32 + 1,
                     }));
                     report.clicks += 1;
-                    let mut price = f64::from(p.price);
-                    if let Some(dr) = drifted.filter(|_| Some(p.leaf) == drift_leaf) {
-                        price *= dr.price;
-                    }
-                    let rel_price = (price / medians[p.leaf as usize]).max(0.05);
-                    let price_factor = rel_price.powf(-sensitivity[user_i]).clamp(0.2, 2.0);
-                    let p_buy = (b.purchase_given_click[l]
-                        * price_factor
-                        * (0.5 + f64::from(p.quality))
-                        * pop)
-                        .min(0.9);
+                    let Some((p_buy, price)) = users.purchase(&shown) else {
+                        continue;
+                    };
                     let buys = chance(&mut rng, p_buy);
                     if buys || chance(&mut rng, (p_buy * b.abandoned_cart_ratio).min(0.9)) {
                         tc += rng.random_range(5_000..60_000);

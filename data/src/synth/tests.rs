@@ -172,7 +172,7 @@ fn randomised_logging_records_propensities_and_drift_moves_demand() {
         }),
         ..SimConfig::default()
     };
-    let mut policy = LoggingPolicy::new(&world, 1);
+    let policy = LoggingPolicy::new(&world, 1);
     let mut share = [(0u64, 0u64); 2];
     let mut props_ok = true;
     let leaf_i = world.queries[0].intent.leaf;
@@ -181,7 +181,7 @@ fn randomised_logging_records_propensities_and_drift_moves_demand() {
         .iter()
         .map(|q| (q.text.as_str(), q.intent.leaf))
         .collect();
-    simulate(&world, &sim, 1, &mut policy, |day, events| {
+    simulate(&world, &sim, 1, &policy, |day, events| {
         for e in &events {
             if let InteractionEvent::Impression(i) = e {
                 props_ok &= i
@@ -225,7 +225,7 @@ fn bad_knobs_are_errors() {
         ..WorldConfig::default()
     })
     .unwrap();
-    let mut p = LoggingPolicy::new(&world, 0);
+    let p = LoggingPolicy::new(&world, 0);
     let bad = SimConfig {
         drift: Some(Drift {
             day: 0,
@@ -235,7 +235,7 @@ fn bad_knobs_are_errors() {
         }),
         ..SimConfig::default()
     };
-    let e = simulate(&world, &bad, 0, &mut p, |_, _| Ok(())).unwrap_err();
+    let e = simulate(&world, &bad, 0, &p, |_, _| Ok(())).unwrap_err();
     assert!(e.to_string().contains("Spaceships"));
 }
 
@@ -277,4 +277,91 @@ fn popularity_and_query_frequencies_are_zipf() {
         "heavy head: top {} vs median {median}",
         pop[0]
     );
+}
+
+/// Any policy and any user model plug into the simulator: a policy that
+/// reverses the logging ranker's list and says its propensities, shared by
+/// threads; users who click the first result and never buy.
+#[test]
+fn policies_and_user_models_are_plugins() {
+    use crate::policy::{RankRequest, RankedDoc, Ranking, RankingPolicy};
+    use crate::synth::{simulate_with, Shown, UserModel};
+
+    struct Reversed(LoggingPolicy);
+    impl RankingPolicy for Reversed {
+        fn name(&self) -> &str {
+            "reversed"
+        }
+        fn rank(&self, r: &RankRequest<'_>) -> crate::Result<Ranking> {
+            let mut docs = self.0.rank(r)?.docs;
+            docs.reverse();
+            Ok(Ranking {
+                docs: docs
+                    .into_iter()
+                    .map(|d| RankedDoc {
+                        propensity: Some(0.5),
+                        ..d
+                    })
+                    .collect(),
+            })
+        }
+    }
+    struct FirstOnly;
+    impl UserModel for FirstOnly {
+        fn click_probability(&self, s: &Shown<'_>) -> Option<f64> {
+            Some(if s.position == 1 { 1.0 } else { 0.0 })
+        }
+        fn purchase(&self, _: &Shown<'_>) -> Option<(f64, f64)> {
+            Some((0.0, 1.0))
+        }
+    }
+    let (wc, _) = small();
+    let world = World::build(&wc).unwrap();
+    let policy = std::sync::Arc::new(Reversed(LoggingPolicy::new(&world, 3)));
+    // One policy serves many requests from many threads.
+    let p2 = std::sync::Arc::clone(&policy);
+    let q = world.queries[0].clone();
+    let from_thread = std::thread::spawn(move || {
+        let (rid, user, session) = ("R1".into(), "U1".into(), "S1".into());
+        p2.rank(&RankRequest {
+            query: &q.text,
+            query_id: Some(&q.id),
+            request_id: &rid,
+            user: &user,
+            session: &session,
+            timestamp: crate::Timestamp(0),
+            k: 5,
+            filter: None,
+        })
+        .unwrap()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(from_thread.docs.len(), 5);
+    let sim = SimConfig {
+        events: 2000,
+        days: 2,
+        ..SimConfig::default()
+    };
+    let mut events = Vec::new();
+    let report = simulate_with(&world, &sim, 9, policy.as_ref(), &FirstOnly, |_, e| {
+        events.extend(e);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        report.clicks, report.impressions,
+        "every page's first result is clicked, nothing else"
+    );
+    assert_eq!(report.purchases, 0);
+    for e in &events {
+        match e {
+            InteractionEvent::Impression(i) => {
+                assert_eq!(i.ranker, "reversed");
+                assert!(i.results.iter().all(|r| r.propensity == Some(0.5)));
+            }
+            InteractionEvent::Click(c) => assert_eq!(c.position, 1),
+            _ => {}
+        }
+    }
 }
