@@ -7,7 +7,7 @@
 //!   over it and attention runs per sentence over its own tokens, so no work
 //!   is spent on padding and no attention mask is needed. (With padding and a
 //!   mask, the real tokens' outputs are the same: masked keys get weight 0.)
-//! - **Matrix products** `x · Wᵀ` by [`Linear`] (`crate::gemm`): on AVX-512
+//! - **Matrix products** `x · Wᵀ` by [`Linear`] (`crate::kernels::gemm`): on AVX-512
 //!   CPUs our own kernel over weights packed once at load, elsewhere faer
 //!   over weights stored column-major once; the query, key and value
 //!   projections fused into one product.
@@ -26,8 +26,8 @@ use candle_transformers::models::bert::{Config, HiddenAct, PositionEmbeddingType
 use faer::Par;
 use rayon::prelude::*;
 
-use crate::gemm::Linear;
-use crate::simd::dot;
+use crate::kernels::dot::dot;
+use crate::kernels::gemm::Linear;
 
 /// Why a checkpoint cannot run on the fused path (the caller says where).
 pub(crate) type LoadError = String;
@@ -247,20 +247,12 @@ impl FusedBert {
     /// inside the calling thread's run. Against the earlier 4-wide,
     /// rayon-split version this measured no different (six alternating
     /// pairs, 0.97-1.04): the pass is bound by its matrix products.
-    #[allow(unsafe_code)]
     fn forward(&self, seqs: &[&[u32]], par: Par) -> Result<Vec<Vec<f32>>, LoadError> {
-        #[cfg(target_arch = "x86_64")]
-        if crate::simd::avx2_fma() {
-            // SAFETY: `avx2_fma` found AVX2 and FMA on this CPU.
-            return unsafe { self.forward_avx2(seqs, par) };
-        }
-        self.forward_body(seqs, par)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    fn forward_avx2(&self, seqs: &[&[u32]], par: Par) -> Result<Vec<Vec<f32>>, LoadError> {
-        self.forward_body(seqs, par)
+        crate::kernels::run_avx2_fma(&Forward {
+            model: self,
+            seqs,
+            par,
+        })
     }
 
     #[inline(always)]
@@ -476,6 +468,23 @@ pub(crate) fn erf(x: f32) -> f32 {
     q = q * x2 - 7.373_329e-3;
     q = q * x2 - 1.426_474e-2;
     x * p / q
+}
+
+/// One forward pass, as a body the kernels module compiles twice (for AVX2
+/// + FMA and for the baseline) and runs with the widest the CPU has.
+struct Forward<'a, 'b> {
+    model: &'a FusedBert,
+    seqs: &'a [&'b [u32]],
+    par: Par,
+}
+
+impl crate::kernels::Body for Forward<'_, '_> {
+    type Output = Result<Vec<Vec<f32>>, LoadError>;
+
+    #[inline(always)]
+    fn run(&self) -> Self::Output {
+        self.model.forward_body(self.seqs, self.par)
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //!
 //! Why our own and not a crate: ADR 0004. In short, the graph only stores
 //! links; the vectors stay in the memory-mapped matrix the exact scan reads,
-//! distances use the CPU's widest SIMD ([`crate::simd`]), `ef_search` is a
+//! distances use the CPU's widest SIMD ([`crate::kernels::dot`]), `ef_search` is a
 //! per-query argument, and deleted rows stay in the graph as waypoints but
 //! never in results (hnswlib's "mark deleted"), so an incremental build only
 //! inserts the new rows.
@@ -38,7 +38,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::huge::HugeArray;
-use crate::simd::{dot, prefetch};
+use crate::kernels::dot::{dot, prefetch};
 
 const MAGIC: &[u8; 8] = b"HYHNSW01";
 /// Level byte of a row that is not in the graph.

@@ -35,13 +35,12 @@ mod embedding_cache;
 pub mod encoder;
 pub mod error;
 pub mod fusion;
-mod gemm;
 mod generation;
 mod hnsw;
 mod huge;
+mod kernels;
 pub mod model;
 pub mod retriever;
-mod simd;
 pub mod vectors;
 
 pub use bm25::{Bm25Index, FieldBoosts, Filter};
@@ -49,6 +48,7 @@ pub use config::{ConfigLayer, FusionMethod, SearchConfig};
 pub use encoder::{Encoder, EncoderBackend, EncoderConfig};
 pub use error::{Error, Result};
 pub use fusion::{Fusion, Normalization};
+pub use kernels::UNSAFE_SITES;
 pub use retriever::{
     Bm25Retriever, BuildOptions, BuildReport, Candidate, DenseRetriever, EmbedText,
     HybridRetriever, Manifest, Mode, OpenOptions, Retriever, RetrieverSpec, SearchIndex,

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::hnsw::{Against, Graph, Scorer, Space};
 use crate::huge::HugeArray;
-use crate::simd::{dot_f16, dot_i8, prefetch};
+use crate::kernels::dot::{dot_f16, dot_i8, prefetch};
 
 const MAGIC: &[u8; 8] = b"HYVEC001";
 const MAGIC_F16: &[u8; 8] = b"HYVF1601";
@@ -179,27 +179,13 @@ impl Matrix {
     }
 }
 
-/// Maps `vectors.bin` read-only.
-///
-/// The one `unsafe` block of the workspace (ADR 0005): `Mmap::map` is unsafe
-/// because another process could change the file under the mapping. Vector
-/// folders are immutable once renamed into place (updates write a new
-/// generation, old ones are only unlinked, which keeps the mapping valid on
-/// Unix), so the bytes cannot change while mapped.
-#[allow(unsafe_code)]
-fn map_file(file: &std::fs::File) -> std::io::Result<memmap2::Mmap> {
-    // SAFETY: see above; the file is never written after its folder is
-    // published, and we only read through the mapping.
-    unsafe { memmap2::Mmap::map(file) }
-}
-
 fn map_matrix(path: &Path) -> Result<(Matrix, usize, usize)> {
     let corrupt = |m: String| Error::Corrupt {
         path: path.to_path_buf(),
         message: m,
     };
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let map = map_file(&file).map_err(|e| Error::io(path, e))?;
+    let map = crate::kernels::map_file(&file).map_err(|e| Error::io(path, e))?;
     if map.len() < HEADER || &map[..8] != MAGIC {
         return Err(corrupt("not a hyrank vector file (bad magic)".into()));
     }
@@ -407,7 +393,7 @@ impl TopK {
     }
 }
 
-use crate::simd::dot;
+use crate::kernels::dot::dot;
 
 impl VectorIndex {
     /// Writes a new vector folder at `dir` (which must not exist yet) from
@@ -792,7 +778,7 @@ impl VectorIndex {
     pub fn hnsw_hardware(&self) -> Option<String> {
         self.hnsw
             .as_ref()
-            .map(|_| crate::simd::kernel_name().to_owned())
+            .map(|_| crate::kernels::dot::kernel_name().to_owned())
     }
 
     /// The folder.

@@ -1,15 +1,15 @@
-//! The inner product of two f32 vectors, with the widest SIMD the CPU has,
-//! chosen once at run time, and a cache prefetch hint.
+//! The inner product of two f32 vectors (and of a query with int8 or f16
+//! rows), with the widest SIMD the CPU has, chosen once at run time, and a
+//! cache prefetch hint.
 //!
 //! Release builds target baseline x86-64 (SSE2), so the compiler alone would
 //! use 4-wide vectors and no fused multiply-add. [`dot`] dispatches to an
 //! AVX2 + FMA kernel when the CPU reports both (AVX-512 measured no faster for
 //! these dot products on this project's AMD EPYC machines; the BERT pass's
-//! matrix products do use it, `crate::gemm`); [`avx2_fma`] lets other modules do the
-//! same (the BERT pass, `crate::bert`). Those calls and the prefetch hint
-//! are the only `unsafe` code of this module (ADR 0005):
-//! calling a `#[target_feature]` function is sound once the feature was
-//! detected.
+//! matrix products do use it, [`super::gemm`]); [`avx2_fma`] lets other
+//! modules do the same (the BERT pass, through [`super::run_avx2_fma`]).
+//! Calling a `#[target_feature]` function is sound once the feature was
+//! detected (ADR 0005).
 
 use std::sync::OnceLock;
 
@@ -126,8 +126,6 @@ fn fma_steps<T: Copy>(
     ));
     ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7])) + tail
 }
-
-#[allow(unsafe_code)]
 fn pick() -> Kernel {
     #[cfg(target_arch = "x86_64")]
     if avx2_fma() {
@@ -169,24 +167,32 @@ pub(crate) fn avx2_fma_f16c() -> bool {
 /// `Σ q_i · r_i` with the row stored as int8 codes: `q` is the query already
 /// multiplied by each dimension's dequantisation step, so the result is the
 /// inner product with the dequantised row.
-#[allow(unsafe_code)]
 pub(crate) fn dot_i8(q: &[f32], r: &[i8]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     if avx2_fma() {
         // SAFETY: `avx2_fma` found AVX2 and FMA on this CPU.
         return unsafe { dot_i8_avx2(q, r) };
     }
+    dot_i8_portable(q, r)
+}
+
+/// [`dot_i8`]'s portable path.
+pub(crate) fn dot_i8_portable(q: &[f32], r: &[i8]) -> f32 {
     q.iter().zip(r).map(|(a, &b)| a * f32::from(b)).sum()
 }
 
 /// `Σ q_i · r_i` with the row stored as IEEE half floats (their bits).
-#[allow(unsafe_code)]
 pub(crate) fn dot_f16(q: &[f32], r: &[u16]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     if avx2_fma_f16c() {
         // SAFETY: `avx2_fma_f16c` found AVX2, FMA and F16C on this CPU.
         return unsafe { dot_f16_avx2(q, r) };
     }
+    dot_f16_portable(q, r)
+}
+
+/// [`dot_f16`]'s portable path.
+pub(crate) fn dot_f16_portable(q: &[f32], r: &[u16]) -> f32 {
     q.iter()
         .zip(r)
         .map(|(a, &b)| a * half::f16::from_bits(b).to_f32())
@@ -228,7 +234,6 @@ fn dot_f16_avx2(q: &[f32], r: &[u16]) -> f32 {
 /// Asks the CPU to start loading the first four cache lines of `v` (a hint:
 /// no effect on results, and a no-op off x86-64).
 #[inline]
-#[allow(unsafe_code)]
 pub(crate) fn prefetch<T>(v: &[T]) {
     #[cfg(target_arch = "x86_64")]
     {
@@ -248,61 +253,93 @@ pub(crate) fn prefetch<T>(v: &[T]) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Path;
     use super::*;
+
+    /// The paths each kernel has, each forced where the CPU runs it: the
+    /// dispatched functions take the SIMD path whenever the CPU has it (the
+    /// test checks that they do), the `_portable` ones never.
+    fn paths() -> Vec<Path> {
+        let mut p = vec![Path::Portable];
+        if Path::Avx2Fma.supported() {
+            assert_eq!(
+                kernel_name(),
+                "avx2+fma",
+                "the CPU has AVX2 + FMA: dispatch must use it"
+            );
+            p.push(Path::Avx2Fma);
+        } else {
+            eprintln!("this CPU lacks AVX2 + FMA: its kernels are not run");
+        }
+        p
+    }
 
     #[test]
     fn every_kernel_agrees_with_a_plain_sum() {
-        for n in [0usize, 1, 7, 31, 32, 33, 384, 385, 1000] {
-            let a: Vec<f32> = (0..n)
-                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
-                .collect();
-            let b: Vec<f32> = (0..n)
-                .map(|i| ((i * 53 % 97) as f32 - 48.0) / 48.0)
-                .collect();
-            let want: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
-            for got in [dot(&a, &b), dot_portable(&a, &b)] {
+        for path in paths() {
+            for n in [0usize, 1, 7, 31, 32, 33, 384, 385, 1000] {
+                let a: Vec<f32> = (0..n)
+                    .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
+                    .collect();
+                let b: Vec<f32> = (0..n)
+                    .map(|i| ((i * 53 % 97) as f32 - 48.0) / 48.0)
+                    .collect();
+                let want: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
+                let got = match path {
+                    Path::Portable => dot_portable(&a, &b),
+                    _ => dot(&a, &b),
+                };
                 assert!(
                     (got as f64 - want).abs() < 1e-4 * (1.0 + want.abs()),
-                    "n = {n}: {got} vs {want} ({})",
-                    kernel_name()
+                    "{path:?} n = {n}: {got} vs {want}"
                 );
             }
         }
-        assert!(["avx2+fma", "portable"].contains(&kernel_name()));
     }
 
     #[test]
     fn quantized_kernels_agree_with_dequantised_sums() {
-        for n in [0usize, 1, 7, 31, 32, 33, 384, 385] {
-            let q: Vec<f32> = (0..n)
-                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
-                .collect();
-            let codes: Vec<i8> = (0..n)
-                .map(|i| ((i * 53 % 255) as i32 - 127) as i8)
-                .collect();
-            let want: f64 = q
-                .iter()
-                .zip(&codes)
-                .map(|(a, &b)| *a as f64 * b as f64)
-                .sum();
-            let got = dot_i8(&q, &codes) as f64;
-            assert!(
-                (got - want).abs() < 1e-3 * (1.0 + want.abs()),
-                "i8 n = {n}: {got} vs {want}"
-            );
-            let halves: Vec<u16> = (0..n)
-                .map(|i| half::f16::from_f32(((i * 29 % 89) as f32 - 44.0) / 44.0).to_bits())
-                .collect();
-            let want: f64 = q
-                .iter()
-                .zip(&halves)
-                .map(|(a, &b)| *a as f64 * half::f16::from_bits(b).to_f64())
-                .sum();
-            let got = dot_f16(&q, &halves) as f64;
-            assert!(
-                (got - want).abs() < 1e-4 * (1.0 + want.abs()),
-                "f16 n = {n}: {got} vs {want}"
-            );
+        if Path::Avx2Fma.supported() && !avx2_fma_f16c() {
+            eprintln!("this CPU lacks F16C: the f16 kernel's SIMD path is not run");
+        }
+        for path in paths() {
+            for n in [0usize, 1, 7, 31, 32, 33, 384, 385] {
+                let q: Vec<f32> = (0..n)
+                    .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
+                    .collect();
+                let codes: Vec<i8> = (0..n)
+                    .map(|i| ((i * 53 % 255) as i32 - 127) as i8)
+                    .collect();
+                let want: f64 = q
+                    .iter()
+                    .zip(&codes)
+                    .map(|(a, &b)| *a as f64 * b as f64)
+                    .sum();
+                let got = match path {
+                    Path::Portable => dot_i8_portable(&q, &codes),
+                    _ => dot_i8(&q, &codes),
+                } as f64;
+                assert!(
+                    (got - want).abs() < 1e-3 * (1.0 + want.abs()),
+                    "{path:?} i8 n = {n}: {got} vs {want}"
+                );
+                let halves: Vec<u16> = (0..n)
+                    .map(|i| half::f16::from_f32(((i * 29 % 89) as f32 - 44.0) / 44.0).to_bits())
+                    .collect();
+                let want: f64 = q
+                    .iter()
+                    .zip(&halves)
+                    .map(|(a, &b)| *a as f64 * half::f16::from_bits(b).to_f64())
+                    .sum();
+                let got = match path {
+                    Path::Portable => dot_f16_portable(&q, &halves),
+                    _ => dot_f16(&q, &halves),
+                } as f64;
+                assert!(
+                    (got - want).abs() < 1e-4 * (1.0 + want.abs()),
+                    "{path:?} f16 n = {n}: {got} vs {want}"
+                );
+            }
         }
     }
 

@@ -47,7 +47,7 @@ pub(crate) enum Kernel {
 impl Kernel {
     /// The fastest kernel this CPU can run for `out` output columns.
     pub fn best_for(out: usize) -> Kernel {
-        if crate::simd::avx512f() && out.is_multiple_of(NR) {
+        if super::Path::Avx512.supported() && out.is_multiple_of(NR) {
             Kernel::Panels
         } else {
             Kernel::Faer
@@ -117,7 +117,6 @@ impl Linear {
     ///
     /// # Panics
     /// If `x` or `y` is shorter than the shapes say (a bug of the caller).
-    #[allow(unsafe_code)]
     pub fn forward(&self, x: &[f32], rows: usize, y: &mut [f32], par: Par) {
         let (inp, out) = (self.inp, self.out);
         let (x, y) = (&x[..rows * inp], &mut y[..rows * out]);
@@ -173,9 +172,8 @@ impl Shared {
     }
 }
 // SAFETY: the threads given a `Shared` write disjoint panels of columns.
-#[allow(unsafe_code)]
 unsafe impl Send for Shared {}
-#[allow(unsafe_code)]
+// SAFETY: as for `Send`: no two threads touch the same element of `y`.
 unsafe impl Sync for Shared {}
 
 /// Columns `panels × NR` of `y = x · Wᵀ`, block of rows by block of rows.
@@ -183,7 +181,6 @@ unsafe impl Sync for Shared {}
 /// # Safety
 /// AVX-512F; `x`: `rows × inp`; `y`: `rows × out` writable; `w`: the panels.
 #[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)]
 #[target_feature(enable = "avx512f")]
 unsafe fn panel_product(
     x: &[f32],
@@ -198,7 +195,7 @@ unsafe fn panel_product(
     for m0 in (0..rows).step_by(MB) {
         let m1 = (m0 + MB).min(rows);
         for p in panels.clone() {
-            // SAFETY (for every `add` below): rows < `rows`, columns within
+            // SAFETY: for every `add` below, rows < `rows`, columns within
             // panel `p` < out / NR, input indices < `inp`.
             unsafe {
                 let wp = w.add(p * inp * NR);
@@ -229,7 +226,6 @@ unsafe fn panel_product(
 /// # Safety
 /// AVX-512F, and the pointers cover those extents.
 #[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)]
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn tile<const R: usize>(k: usize, x: *const f32, w: *const f32, y: *mut f32, ldy: usize) {
@@ -299,6 +295,14 @@ mod tests {
                     let lin = Linear::with_kernel(&w, out, inp, kernel);
                     if kernel == Kernel::Panels && out % NR != 0 {
                         assert_eq!(lin.kernel(), Kernel::Faer, "{out} columns fall back");
+                    } else if kernel == Kernel::Panels {
+                        // Where the CPU has AVX-512F the panel kernel must be
+                        // what runs: never a silent fallback.
+                        assert_eq!(
+                            lin.kernel() == Kernel::Panels,
+                            super::super::Path::Avx512.supported(),
+                            "{out} columns"
+                        );
                     }
                     for par in [Par::Seq, Par::rayon(2)] {
                         let mut y = vec![f32::NAN; rows * out];
