@@ -449,6 +449,7 @@ mod tests {
             ranker: "r".into(),
             arm: None,
             partial: false,
+            generation: None,
         })
     }
 

@@ -71,6 +71,9 @@ impl RankedDoc {
 pub struct Ranking {
     /// Best first.
     pub docs: Vec<RankedDoc>,
+    /// The index generation that answered, when the policy searches an index
+    /// (logged with the impression).
+    pub generation: Option<u64>,
 }
 
 impl Ranking {
@@ -78,6 +81,7 @@ impl Ranking {
     pub fn from_docs(docs: impl IntoIterator<Item = DocId>) -> Self {
         Self {
             docs: docs.into_iter().map(RankedDoc::new).collect(),
+            generation: None,
         }
     }
 }

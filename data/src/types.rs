@@ -398,6 +398,9 @@ pub struct Impression {
     /// was skipped. Click models and CTR statistics leave such pages out.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub partial: bool,
+    /// The index generation that answered, when an index did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u64>,
 }
 
 /// A click on a result.

@@ -179,6 +179,7 @@ impl RankingPolicy for PipelinePolicy {
             }
         })?;
         Ok(Ranking {
+            generation: Some(page.generation),
             docs: page
                 .hits
                 .into_iter()

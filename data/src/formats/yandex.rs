@@ -219,6 +219,7 @@ pub fn read_yandex(path: &Path) -> Result<(Vec<InteractionEvent>, YandexReport)>
                     ranker: "yandex".into(),
                     arm: None,
                     partial: false,
+                    generation: None,
                 }));
                 report.impressions += 1;
                 s.pages.push((request_id, serp, urls));

@@ -563,7 +563,9 @@ pub fn simulate_with(
                     k: config.page_size,
                     filter: None,
                 };
-                let mut answer = policy.rank(&request)?.docs;
+                let ranking = policy.rank(&request)?;
+                let generation = ranking.generation;
+                let mut answer = ranking.docs;
                 answer.truncate(config.page_size);
                 let mut ranked: Vec<DocId> = answer.iter().map(|r| r.doc.clone()).collect();
                 let mut origin: Vec<usize> = (1..=ranked.len()).collect();
@@ -600,6 +602,7 @@ pub fn simulate_with(
                     ranker: policy.name().to_owned(),
                     arm: None,
                     partial: false,
+                    generation,
                 }));
                 report.impressions += 1;
                 let mut tc = t;

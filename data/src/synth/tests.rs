@@ -296,6 +296,7 @@ fn policies_and_user_models_are_plugins() {
             let mut docs = self.0.rank(r)?.docs;
             docs.reverse();
             Ok(Ranking {
+                generation: None,
                 docs: docs
                     .into_iter()
                     .map(|d| RankedDoc {

@@ -34,6 +34,7 @@ fn the_pipeline_serves_simulated_traffic() {
     )
     .unwrap();
     let index = Arc::new(SearchIndex::open(dir.path(), None).unwrap());
+    let generation = index.manifest.generation;
     let config = SearchConfig {
         mode: Mode::Bm25,
         ..SearchConfig::default()
@@ -56,6 +57,11 @@ fn the_pipeline_serves_simulated_traffic() {
                     InteractionEvent::Impression(i) => {
                         assert_eq!(i.ranker, "pipeline-bm25");
                         assert!(i.results.len() <= 10);
+                        assert_eq!(
+                            i.generation,
+                            Some(generation),
+                            "logged page names its index"
+                        );
                         impressions += 1;
                     }
                     InteractionEvent::Click(_) => clicks += 1,

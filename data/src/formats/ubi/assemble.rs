@@ -126,6 +126,7 @@ fn merge_query(first: &mut RawQuery, other: RawQuery) {
     fill(&mut first.hyrank_query_id, other.hyrank_query_id);
     fill(&mut first.bulk_id, other.bulk_id);
     first.partial |= other.partial;
+    first.generation = first.generation.or(other.generation);
 }
 
 /// A UBI query with its events.
@@ -572,6 +573,7 @@ fn assemble_group(
                 .unwrap_or_else(|| "unknown".into()),
             arm: query.as_ref().and_then(|q| q.arm.clone()),
             partial: partial || query.as_ref().is_some_and(|q| q.partial),
+            generation: query.as_ref().and_then(|q| q.generation),
         }));
     }
     out.extend(converted.into_iter().map(|(_, e)| e));

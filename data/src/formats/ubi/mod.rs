@@ -72,7 +72,7 @@
 //! order) and one `impression` event per shown document (1-based ordinals),
 //! then one event per click, add-to-cart and purchase. What UBI has no field
 //! for travels in `query_attributes` (`session_id`, `ranker`, `arm`,
-//! `event_id`, `query_id`, `partial`) and `event_attributes` (`event_id`,
+//! `event_id`, `query_id`, `partial`, `generation`) and `event_attributes` (`event_id`,
 //! `propensity`, and `quantity` / `price` in `object.object_detail`), so that
 //! hyrank → UBI → hyrank keeps every event.
 
@@ -439,6 +439,9 @@ pub fn to_ubi(events: &[InteractionEvent], application: &str) -> (Vec<Value>, Ve
                 }
                 if i.partial {
                     attrs["partial"] = json!(true);
+                }
+                if let Some(g) = i.generation {
+                    attrs["generation"] = json!(g);
                 }
                 queries.push(json!({
                     "application": application,

@@ -30,6 +30,7 @@ pub(super) struct RawQuery {
     pub event_id: Option<String>,
     pub hyrank_query_id: Option<String>,
     pub partial: bool,
+    pub generation: Option<u64>,
 }
 
 /// A `ubi_events` document, with what we read from it.
@@ -151,6 +152,8 @@ fn read_query(v: &Value, bulk_id: Option<String>) -> std::result::Result<RawQuer
             .and_then(|a| get(a, "partial"))
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        generation: int(attrs.and_then(|a| get(a, "generation")))
+            .and_then(|g| u64::try_from(g).ok()),
     })
 }
 

@@ -207,6 +207,7 @@ fn written_ubi_reads_back_to_the_same_events() {
         ranker: "logging-v1".into(),
         arm: Some("B".into()),
         partial: false,
+        generation: Some(7),
     });
     let click = InteractionEvent::Click(Click {
         event_id: "E2".into(),
