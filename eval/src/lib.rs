@@ -27,7 +27,8 @@
 //! [`significance`] (paired tests and confidence intervals),
 //! [`report`] (comparison tables in text, Markdown, JSON and HTML).
 //!
-//! Dependency rule: data ← {index, eval, ranker} ← {training, api} ← the `hyrank` binary.
+//! Dependency rule (see `docs/architecture.md` in the shared docs): data ← index ←
+//! ranker; data ← eval; {ranker, eval} ← {training, experiment, api} ← the `hyrank` binary.
 
 pub mod error;
 pub mod evaluate;

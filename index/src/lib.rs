@@ -26,10 +26,12 @@
 //! assert_eq!(fused[0].0.as_str(), "b"); // ranked by both
 //! ```
 //!
-//! Dependency rule: data ← {index, eval, ranker} ← {training, api} ← the `hyrank` binary.
+//! Dependency rule (see `docs/architecture.md` in the shared docs): data ← index ←
+//! ranker; data ← eval; {ranker, eval} ← {training, experiment, api} ← the `hyrank` binary.
 
 mod bert;
 pub mod bm25;
+mod build;
 pub mod config;
 mod embedding_cache;
 pub mod encoder;

@@ -9,12 +9,11 @@ use hyrank_data::DocId;
 use serde::{Deserialize, Serialize};
 
 use crate::bm25::{FieldBoosts, Filter};
+pub use crate::build::{BuildOptions, BuildReport};
 pub use crate::embedding_cache::{embedding_text, EmbedText, EmbeddingCache};
 use crate::error::Result;
 use crate::fusion::{fuse, Fusion};
-pub use crate::generation::{
-    BuildOptions, BuildReport, Manifest, OpenOptions, SearchIndex, INDEX_FORMAT,
-};
+pub use crate::generation::{Manifest, OpenOptions, SearchIndex, INDEX_FORMAT};
 use crate::vectors::SearchOptions;
 
 /// One retriever's view of a candidate.
