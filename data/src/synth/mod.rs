@@ -22,6 +22,7 @@ pub mod catalog;
 pub mod queries;
 pub mod sample;
 pub mod simulator;
+mod users;
 pub mod vocab;
 
 use std::collections::BTreeMap;

@@ -11,7 +11,7 @@
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use super::catalog::{doc_id, doc_index};
+use super::catalog::doc_id;
 use super::queries::{label, SimQuery};
 use super::sample::{chance, lognormal, normal, Cdf, WorldRng};
 use super::World;
@@ -19,256 +19,12 @@ use crate::error::{Error, Result};
 use crate::policy::Ranking;
 use crate::time::{Timestamp, DAY_MS};
 use crate::types::{
-    AddToCart, Click, DocId, EsciLabel, EventId, ImpressedDoc, Impression, InteractionEvent,
-    Purchase, QueryId, RequestId, SessionId, UserId,
+    AddToCart, Click, DocId, EventId, ImpressedDoc, Impression, InteractionEvent, Purchase,
+    RequestId, SessionId, UserId,
 };
 
+pub use super::users::{Behaviour, Drift, Examination, Shown, UserModel, WorldUsers};
 pub use crate::policy::{RankRequest, RankingPolicy};
-
-/// A document shown to a simulated user.
-#[derive(Debug, Clone, Copy)]
-pub struct Shown<'a> {
-    /// The query's id.
-    pub query_id: &'a QueryId,
-    /// The query text.
-    pub query: &'a str,
-    /// The document.
-    pub doc: &'a DocId,
-    /// Its 1-based position.
-    pub position: usize,
-    /// The user's price sensitivity (log-normal, median 1).
-    pub price_sensitivity: f64,
-    /// The simulated day (drift applies from a day on).
-    pub day: u32,
-}
-
-/// How a simulated user reacts to a shown document: the synthetic world's
-/// truth ([`WorldUsers`]), or an environment fitted on logs.
-///
-/// Contract: `None` for a document the model knows nothing of (it is shown
-/// but never clicked or bought); probabilities in [0, 1].
-pub trait UserModel: Send + Sync {
-    /// P(click) of the shown document (examination included).
-    fn click_probability(&self, shown: &Shown<'_>) -> Option<f64>;
-    /// After a click: P(purchase) and the unit price paid.
-    fn purchase(&self, shown: &Shown<'_>) -> Option<(f64, f64)>;
-}
-
-/// The synthetic world's users: clicks from examination × attractiveness of
-/// the true label × popularity; purchases from the label, the price
-/// relative to the category's median (drift included), the user's price
-/// sensitivity, quality and popularity.
-#[derive(Debug)]
-pub struct WorldUsers<'w> {
-    world: &'w World,
-    behaviour: &'w Behaviour,
-    drift: Option<(&'w Drift, u16)>,
-}
-
-impl<'w> WorldUsers<'w> {
-    /// The users of `world` with `behaviour` and, from its day on, `drift`.
-    pub fn new(
-        world: &'w World,
-        behaviour: &'w Behaviour,
-        drift: Option<&'w Drift>,
-    ) -> Result<Self> {
-        let drift = match drift {
-            Some(d) => Some((
-                d,
-                world
-                    .leaves
-                    .iter()
-                    .position(|l| l.spec.name.eq_ignore_ascii_case(&d.category))
-                    .ok_or_else(|| {
-                        Error::InvalidArgument(format!("drift: unknown category `{}`", d.category))
-                    })? as u16,
-            )),
-            None => None,
-        };
-        Ok(Self {
-            world,
-            behaviour,
-            drift,
-        })
-    }
-
-    fn truth(
-        &self,
-        shown: &Shown<'_>,
-    ) -> Option<(&SimQuery, &super::catalog::ProductTruth, usize, f64)> {
-        let q = self.world.query(shown.query_id)?;
-        let p = doc_index(shown.doc).and_then(|x| self.world.products.get(x as usize))?;
-        let l = Behaviour::grade_index(label(&q.intent, p, &self.world.leaves));
-        let pop = f64::from(p.popularity)
-            .powf(self.behaviour.popularity_effect)
-            .clamp(0.3, 3.0);
-        Some((q, p, l, pop))
-    }
-}
-
-impl UserModel for WorldUsers<'_> {
-    fn click_probability(&self, shown: &Shown<'_>) -> Option<f64> {
-        let (_, _, l, pop) = self.truth(shown)?;
-        let b = self.behaviour;
-        Some(b.examination.probability(shown.position) * (b.attractiveness[l] * pop).min(0.95))
-    }
-
-    fn purchase(&self, shown: &Shown<'_>) -> Option<(f64, f64)> {
-        let (_, p, l, pop) = self.truth(shown)?;
-        let mut price = f64::from(p.price);
-        if let Some((d, leaf)) = self.drift {
-            if shown.day >= d.day && p.leaf == leaf {
-                price *= d.price;
-            }
-        }
-        let median = self.world.leaves[p.leaf as usize].spec.median_price;
-        let rel_price = (price / median).max(0.05);
-        let price_factor = rel_price.powf(-shown.price_sensitivity).clamp(0.2, 2.0);
-        let p_buy = (self.behaviour.purchase_given_click[l]
-            * price_factor
-            * (0.5 + f64::from(p.quality))
-            * pop)
-            .min(0.9);
-        Some((p_buy, price))
-    }
-}
-
-/// Probability of examining each position.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Examination {
-    /// A web-search list: the position-based model fitted on the Yandex
-    /// WSCD 2012 sample (0.81, 0.57, 0.47, 0.39, 0.30, 0.27, 0.25, 0.21,
-    /// 0.22, 0.21), then 0.21 · 0.9^(r-10) below rank 10.
-    Web,
-    /// A product grid: `per_row` tiles a row; a row is examined with
-    /// 0.85 · 0.78^row, a tile within it with 1 − 0.06 · column.
-    Grid {
-        /// Tiles per row.
-        per_row: usize,
-    },
-}
-
-impl Examination {
-    const WEB: [f64; 10] = [0.81, 0.57, 0.47, 0.39, 0.30, 0.27, 0.25, 0.21, 0.22, 0.21];
-
-    /// P(examined) at 1-based `position`.
-    pub fn probability(&self, position: usize) -> f64 {
-        let r = position.max(1) - 1;
-        match self {
-            Examination::Web => Self::WEB
-                .get(r)
-                .copied()
-                .unwrap_or_else(|| 0.21 * 0.9f64.powi(r as i32 - 9)),
-            Examination::Grid { per_row } => {
-                let per_row = (*per_row).max(1);
-                0.85 * 0.78f64.powi((r / per_row) as i32) * (1.0 - 0.06 * (r % per_row) as f64)
-            }
-        }
-    }
-}
-
-/// How simulated shoppers behave. Defaults are plausible, not measured,
-/// except the examination curve (see [`Examination::Web`]).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Behaviour {
-    /// Examination model.
-    pub examination: Examination,
-    /// P(click | examined) for E, S, C, I.
-    pub attractiveness: [f64; 4],
-    /// P(purchase | click) for E, S, C, I at the category's median price.
-    pub purchase_given_click: [f64; 4],
-    /// Exponent of popularity in click and purchase propensity.
-    pub popularity_effect: f64,
-    /// Log-space spread of users' price sensitivity (median 1).
-    pub price_sensitivity_sigma: f64,
-    /// Mean number of queries in a session.
-    pub queries_per_session: f64,
-    /// P(add to cart, no purchase | click) relative to P(purchase | click).
-    pub abandoned_cart_ratio: f64,
-}
-
-impl Default for Behaviour {
-    fn default() -> Self {
-        Self {
-            examination: Examination::Web,
-            attractiveness: [0.15, 0.06, 0.025, 0.008],
-            purchase_given_click: [0.045, 0.015, 0.01, 0.001],
-            popularity_effect: 0.25,
-            price_sensitivity_sigma: 0.5,
-            queries_per_session: 1.5,
-            abandoned_cart_ratio: 0.6,
-        }
-    }
-}
-
-impl Behaviour {
-    fn grade_index(l: EsciLabel) -> usize {
-        match l {
-            EsciLabel::Exact => 0,
-            EsciLabel::Substitute => 1,
-            EsciLabel::Complement => 2,
-            EsciLabel::Irrelevant => 3,
-        }
-    }
-}
-
-/// A change in the world from a given day on.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Drift {
-    /// First simulated day (0-based) it applies to.
-    pub day: u32,
-    /// Leaf category name (e.g. `Sofas`).
-    pub category: String,
-    /// Multiplier of that category's query traffic.
-    pub demand: f64,
-    /// Multiplier of that category's prices.
-    pub price: f64,
-}
-
-impl Drift {
-    /// Parses `day=20,category=Sofas,demand=2.0,price=1.2`.
-    pub fn parse(spec: &str) -> std::result::Result<Self, String> {
-        let mut d = Drift {
-            day: 0,
-            category: String::new(),
-            demand: 1.0,
-            price: 1.0,
-        };
-        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (k, v) = part
-                .split_once('=')
-                .ok_or_else(|| format!("`{part}` is not KEY=VALUE"))?;
-            let num = |v: &str| {
-                v.trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|x| x.is_finite() && *x > 0.0)
-                    .ok_or_else(|| format!("`{k}={v}` needs a positive number"))
-            };
-            match k.trim() {
-                "day" => {
-                    d.day = v
-                        .trim()
-                        .parse()
-                        .map_err(|_| format!("`day={v}` needs a whole number"))?
-                }
-                "category" => d.category = v.trim().to_owned(),
-                "demand" => d.demand = num(v)?,
-                "price" => d.price = num(v)?,
-                other => {
-                    return Err(format!(
-                        "unknown drift key `{other}` (day, category, demand, price)"
-                    ))
-                }
-            }
-        }
-        if d.category.is_empty() {
-            return Err("drift needs category=NAME".into());
-        }
-        Ok(d)
-    }
-}
 
 /// Randomised logging: with probability `epsilon` an impression swaps its
 /// top result with a uniformly chosen position in `1..=k` (Joachims et al.
@@ -446,6 +202,10 @@ pub fn simulate(
 }
 
 /// [`simulate`] with another model of the users' reactions.
+///
+/// The steps: check the configuration, draw the user population, weigh the
+/// queries (drift included), then day by day simulate sessions: each asks
+/// the policy for pages and lets the users react to them.
 pub fn simulate_with(
     world: &World,
     config: &SimConfig,
@@ -454,6 +214,58 @@ pub fn simulate_with(
     users: &dyn UserModel,
     mut sink: impl FnMut(u32, Vec<InteractionEvent>) -> Result<()>,
 ) -> Result<SimReport> {
+    check_config(world, config)?;
+    let mut rng = WorldRng::seed_from_u64(seed ^ 0x5E55_1055);
+    let population = Population::draw(&mut rng, config);
+    let demand = Demand::new(world, config)?;
+    let mut run = Run {
+        world,
+        config,
+        policy,
+        users,
+        population,
+        rng,
+        report: SimReport::default(),
+        event_seq: 0,
+        request_seq: 0,
+        events: Vec::new(),
+    };
+    let mut avg_events_per_session = 2.5f64;
+    for day in 0..config.days {
+        if run.report.events >= config.events {
+            break;
+        }
+        let queries = demand.on(day, config);
+        let days_left = u64::from(config.days - day);
+        let remaining = config.events - run.report.events;
+        let last_day = days_left == 1;
+        let sessions_today = ((remaining as f64 / days_left as f64) / avg_events_per_session)
+            .ceil()
+            .max(1.0) as u64;
+        let day_start = config.start.0 + i64::from(day) * DAY_MS;
+        let mut s = 0u64;
+        let day_events_before = run.report.events;
+        while (s < sessions_today || last_day)
+            && run.report.events + (run.events.len() as u64) < config.events
+        {
+            s += 1;
+            run.session(day, day_start, queries)?;
+        }
+        let mut events = std::mem::take(&mut run.events);
+        run.report.events += events.len() as u64;
+        if s > 0 {
+            avg_events_per_session = 0.5 * avg_events_per_session
+                + 0.5 * ((run.report.events - day_events_before) as f64 / s as f64).max(0.5);
+        }
+        // Stable sort: events of one session keep their causal order on ties.
+        events.sort_by_key(InteractionEvent::timestamp);
+        sink(day, events)?;
+    }
+    Ok(run.report)
+}
+
+/// Step 1: the configuration and the world can be simulated.
+fn check_config(world: &World, config: &SimConfig) -> Result<()> {
     if config.days == 0 || config.page_size == 0 {
         return Err(Error::InvalidArgument(
             "days and page size must be > 0".into(),
@@ -471,218 +283,265 @@ pub fn simulate_with(
             ));
         }
     }
-    let mut rng = WorldRng::seed_from_u64(seed ^ 0x5E55_1055);
-    let b = &config.behaviour;
-    let n_users = if config.users > 0 {
-        config.users
-    } else {
-        (config.events / 40).max(50) as usize
-    };
-    let sensitivity: Vec<f64> = (0..n_users)
-        .map(|_| lognormal(&mut rng, 1.0, b.price_sensitivity_sigma))
-        .collect();
-    let user_cdf = Cdf::new((0..n_users).map(|_| lognormal(&mut rng, 1.0, 1.0)));
-    let drift_leaf = match &config.drift {
-        Some(d) => Some(
-            world
-                .leaves
-                .iter()
-                .position(|l| l.spec.name.eq_ignore_ascii_case(&d.category))
-                .ok_or_else(|| {
-                    Error::InvalidArgument(format!("drift: unknown category `{}`", d.category))
-                })? as u16,
-        ),
-        None => None,
-    };
-    let base_cdf = Cdf::new(world.queries.iter().map(|q| q.weight));
-    let drift_cdf = config.drift.as_ref().map(|d| {
-        Cdf::new(world.queries.iter().map(|q| {
-            if Some(q.intent.leaf) == drift_leaf {
-                q.weight * d.demand
-            } else {
-                q.weight
-            }
-        }))
-    });
+    Ok(())
+}
 
-    let mut report = SimReport::default();
-    let (mut event_seq, mut request_seq) = (0u64, 0u64);
-    let mut next_event = || {
-        event_seq += 1;
-        EventId(format!("E{event_seq:09}"))
-    };
-    let mut avg_events_per_session = 2.5f64;
-    for day in 0..config.days {
-        if report.events >= config.events {
-            break;
-        }
-        let drifted = config.drift.as_ref().filter(|d| day >= d.day);
-        let q_cdf = if drifted.is_some() {
-            drift_cdf.as_ref().unwrap_or(&base_cdf)
+/// Step 2: the users: each one's price sensitivity and how often they come.
+struct Population {
+    sensitivity: Vec<f64>,
+    activity: Cdf,
+}
+
+impl Population {
+    fn draw(rng: &mut WorldRng, config: &SimConfig) -> Self {
+        let n_users = if config.users > 0 {
+            config.users
         } else {
-            &base_cdf
+            (config.events / 40).max(50) as usize
         };
-        let days_left = u64::from(config.days - day);
-        let remaining = config.events - report.events;
-        let last_day = days_left == 1;
-        let sessions_today = ((remaining as f64 / days_left as f64) / avg_events_per_session)
-            .ceil()
-            .max(1.0) as u64;
-        let day_start = config.start.0 + i64::from(day) * DAY_MS;
-        let mut events: Vec<InteractionEvent> = Vec::new();
-        let mut s = 0u64;
-        let day_events_before = report.events;
-        while (s < sessions_today || last_day)
-            && report.events + (events.len() as u64) < config.events
-        {
-            s += 1;
-            report.sessions += 1;
-            let user_i = user_cdf.sample(&mut rng);
-            let user = UserId(format!("U{user_i:06}"));
-            let session = SessionId(format!("S{:08}", report.sessions));
-            let mut t = day_start + rng.random_range(0..(DAY_MS - 3_600_000));
-            let n_queries = 1 + {
-                let p = 1.0 / b.queries_per_session.max(1.0);
-                let mut extra = 0;
-                while !chance(&mut rng, p) && extra < 8 {
-                    extra += 1;
+        let b = &config.behaviour;
+        let sensitivity: Vec<f64> = (0..n_users)
+            .map(|_| lognormal(rng, 1.0, b.price_sensitivity_sigma))
+            .collect();
+        let activity = Cdf::new((0..n_users).map(|_| lognormal(rng, 1.0, 1.0)));
+        Self {
+            sensitivity,
+            activity,
+        }
+    }
+}
+
+/// Step 3: how often each query is asked, before and after the drift.
+struct Demand {
+    base: Cdf,
+    drifted: Option<Cdf>,
+}
+
+impl Demand {
+    fn new(world: &World, config: &SimConfig) -> Result<Self> {
+        let drift_leaf = match &config.drift {
+            Some(d) => Some(d.leaf(world)?),
+            None => None,
+        };
+        let base = Cdf::new(world.queries.iter().map(|q| q.weight));
+        let drifted = config.drift.as_ref().map(|d| {
+            Cdf::new(world.queries.iter().map(|q| {
+                if Some(q.intent.leaf) == drift_leaf {
+                    q.weight * d.demand
+                } else {
+                    q.weight
                 }
-                extra
-            };
-            for _ in 0..n_queries {
-                let q = &world.queries[q_cdf.sample(&mut rng)];
-                request_seq += 1;
-                let request_id = RequestId(format!("R{request_seq:09}"));
-                let request = RankRequest {
-                    query: &q.text,
-                    query_id: Some(&q.id),
-                    request_id: &request_id,
-                    user: &user,
-                    session: &session,
-                    timestamp: Timestamp(t),
-                    k: config.page_size,
-                    filter: None,
-                };
-                let ranking = policy.rank(&request)?;
-                let generation = ranking.generation;
-                let mut answer = ranking.docs;
-                answer.truncate(config.page_size);
-                let mut ranked: Vec<DocId> = answer.iter().map(|r| r.doc.clone()).collect();
-                let mut origin: Vec<usize> = (1..=ranked.len()).collect();
-                if let Some(r) = &config.randomization {
-                    if chance(&mut rng, r.epsilon) && ranked.len() > 1 {
-                        let j = rng.random_range(0..r.k.min(ranked.len()));
-                        ranked.swap(0, j);
-                        origin.swap(0, j);
-                    }
-                }
-                // The simulator's own randomisation sets the propensities;
-                // without it, a randomising policy's stand.
-                let results: Vec<ImpressedDoc> = ranked
-                    .iter()
-                    .enumerate()
-                    .map(|(i, d)| ImpressedDoc {
-                        doc: d.clone(),
-                        position: i as u32 + 1,
-                        propensity: match config.randomization {
-                            Some(r) => Some(r.propensity(origin[i], i + 1)),
-                            None => answer[i].propensity,
-                        },
-                    })
-                    .collect();
-                events.push(InteractionEvent::Impression(Impression {
-                    event_id: next_event(),
-                    timestamp: Timestamp(t),
-                    request_id: request_id.clone(),
-                    query_id: Some(q.id.clone()),
-                    query: q.text.clone(),
-                    user_id: user.clone(),
-                    session_id: session.clone(),
-                    results,
-                    ranker: policy.name().to_owned(),
-                    arm: None,
-                    partial: false,
-                    generation,
-                }));
-                report.impressions += 1;
-                let mut tc = t;
-                for (i, d) in ranked.iter().enumerate() {
-                    let shown = Shown {
-                        query_id: &q.id,
-                        query: &q.text,
-                        doc: d,
-                        position: i + 1,
-                        price_sensitivity: sensitivity[user_i],
-                        day,
-                    };
-                    let Some(p_click) = users.click_probability(&shown) else {
-                        continue;
-                    };
-                    if !chance(&mut rng, p_click) {
-                        continue;
-                    }
-                    tc += rng.random_range(2_000..30_000);
-                    events.push(InteractionEvent::Click(Click {
-                        event_id: next_event(),
-                        timestamp: Timestamp(tc),
-                        request_id: request_id.clone(),
-                        user_id: user.clone(),
-                        session_id: session.clone(),
-                        doc: d.clone(),
-                        position: i as u32 + 1,
-                    }));
-                    report.clicks += 1;
-                    let Some((p_buy, price)) = users.purchase(&shown) else {
-                        continue;
-                    };
-                    let buys = chance(&mut rng, p_buy);
-                    if buys || chance(&mut rng, (p_buy * b.abandoned_cart_ratio).min(0.9)) {
-                        tc += rng.random_range(5_000..60_000);
-                        let quantity = if chance(&mut rng, 0.9) {
-                            1
-                        } else {
-                            rng.random_range(2..=4)
-                        };
-                        events.push(InteractionEvent::AddToCart(AddToCart {
-                            event_id: next_event(),
-                            timestamp: Timestamp(tc),
-                            request_id: Some(request_id.clone()),
-                            user_id: user.clone(),
-                            session_id: session.clone(),
-                            doc: d.clone(),
-                            quantity,
-                        }));
-                        report.add_to_carts += 1;
-                        if buys {
-                            tc += rng.random_range(30_000..600_000);
-                            events.push(InteractionEvent::Purchase(Purchase {
-                                event_id: next_event(),
-                                timestamp: Timestamp(tc),
-                                request_id: Some(request_id.clone()),
-                                user_id: user.clone(),
-                                session_id: session.clone(),
-                                doc: d.clone(),
-                                quantity,
-                                unit_price: (price * 100.0).round() / 100.0,
-                            }));
-                            report.purchases += 1;
-                        }
-                    }
-                }
-                t = tc.max(t) + rng.random_range(20_000..180_000);
+            }))
+        });
+        Ok(Self { base, drifted })
+    }
+
+    /// The query distribution of `day`.
+    fn on(&self, day: u32, config: &SimConfig) -> &Cdf {
+        match (&config.drift, &self.drifted) {
+            (Some(d), Some(c)) if day >= d.day => c,
+            _ => &self.base,
+        }
+    }
+}
+
+/// A simulation in progress: the random stream, the counters and the
+/// events of the day being simulated.
+struct Run<'a> {
+    world: &'a World,
+    config: &'a SimConfig,
+    policy: &'a dyn RankingPolicy,
+    users: &'a dyn UserModel,
+    population: Population,
+    rng: WorldRng,
+    report: SimReport,
+    event_seq: u64,
+    request_seq: u64,
+    events: Vec<InteractionEvent>,
+}
+
+/// Who is searching, in which session.
+struct Visitor {
+    index: usize,
+    user: UserId,
+    session: SessionId,
+}
+
+impl Run<'_> {
+    fn next_event(&mut self) -> EventId {
+        self.event_seq += 1;
+        EventId(format!("E{:09}", self.event_seq))
+    }
+
+    /// Step 4: one session: a user, a start time, and one or more queries.
+    fn session(&mut self, day: u32, day_start: i64, queries: &Cdf) -> Result<()> {
+        self.report.sessions += 1;
+        let index = self.population.activity.sample(&mut self.rng);
+        let visitor = Visitor {
+            index,
+            user: UserId(format!("U{index:06}")),
+            session: SessionId(format!("S{:08}", self.report.sessions)),
+        };
+        let mut t = day_start + self.rng.random_range(0..(DAY_MS - 3_600_000));
+        let n_queries = 1 + {
+            let p = 1.0 / self.config.behaviour.queries_per_session.max(1.0);
+            let mut extra = 0;
+            while !chance(&mut self.rng, p) && extra < 8 {
+                extra += 1;
+            }
+            extra
+        };
+        for _ in 0..n_queries {
+            let q = &self.world.queries[queries.sample(&mut self.rng)];
+            let (request_id, ranked) = self.show(q, &visitor, t)?;
+            let tc = self.react(q, &visitor, &request_id, &ranked, day, t);
+            t = tc.max(t) + self.rng.random_range(20_000..180_000);
+        }
+        Ok(())
+    }
+
+    /// Step 5: asks the policy for a page, applies the simulator's own
+    /// randomisation and logs the impression. Returns the page as shown.
+    fn show(&mut self, q: &SimQuery, v: &Visitor, t: i64) -> Result<(RequestId, Vec<DocId>)> {
+        self.request_seq += 1;
+        let request_id = RequestId(format!("R{:09}", self.request_seq));
+        let request = RankRequest {
+            query: &q.text,
+            query_id: Some(&q.id),
+            request_id: &request_id,
+            user: &v.user,
+            session: &v.session,
+            timestamp: Timestamp(t),
+            k: self.config.page_size,
+            filter: None,
+        };
+        let ranking = self.policy.rank(&request)?;
+        let generation = ranking.generation;
+        let mut answer = ranking.docs;
+        answer.truncate(self.config.page_size);
+        let mut ranked: Vec<DocId> = answer.iter().map(|r| r.doc.clone()).collect();
+        let mut origin: Vec<usize> = (1..=ranked.len()).collect();
+        if let Some(r) = &self.config.randomization {
+            if chance(&mut self.rng, r.epsilon) && ranked.len() > 1 {
+                let j = self.rng.random_range(0..r.k.min(ranked.len()));
+                ranked.swap(0, j);
+                origin.swap(0, j);
             }
         }
-        let n = events.len() as u64;
-        report.events += n;
-        if s > 0 {
-            avg_events_per_session = 0.5 * avg_events_per_session
-                + 0.5 * ((report.events - day_events_before) as f64 / s as f64).max(0.5);
-        }
-        // Stable sort: events of one session keep their causal order on ties.
-        events.sort_by_key(InteractionEvent::timestamp);
-        sink(day, events)?;
+        // The simulator's own randomisation sets the propensities;
+        // without it, a randomising policy's stand.
+        let results: Vec<ImpressedDoc> = ranked
+            .iter()
+            .enumerate()
+            .map(|(i, d)| ImpressedDoc {
+                doc: d.clone(),
+                position: i as u32 + 1,
+                propensity: match self.config.randomization {
+                    Some(r) => Some(r.propensity(origin[i], i + 1)),
+                    None => answer[i].propensity,
+                },
+            })
+            .collect();
+        let event_id = self.next_event();
+        self.events.push(InteractionEvent::Impression(Impression {
+            event_id,
+            timestamp: Timestamp(t),
+            request_id: request_id.clone(),
+            query_id: Some(q.id.clone()),
+            query: q.text.clone(),
+            user_id: v.user.clone(),
+            session_id: v.session.clone(),
+            results,
+            ranker: self.policy.name().to_owned(),
+            arm: None,
+            partial: false,
+            generation,
+        }));
+        self.report.impressions += 1;
+        Ok((request_id, ranked))
     }
-    Ok(report)
+
+    /// Step 6: the user walks down the page: clicks, carts and purchases as
+    /// the [`UserModel`] gives them. Returns the time of the last event.
+    fn react(
+        &mut self,
+        q: &SimQuery,
+        v: &Visitor,
+        request_id: &RequestId,
+        ranked: &[DocId],
+        day: u32,
+        t: i64,
+    ) -> i64 {
+        let mut tc = t;
+        for (i, d) in ranked.iter().enumerate() {
+            let shown = Shown {
+                query_id: &q.id,
+                query: &q.text,
+                doc: d,
+                position: i + 1,
+                price_sensitivity: self.population.sensitivity[v.index],
+                day,
+            };
+            let Some(p_click) = self.users.click_probability(&shown) else {
+                continue;
+            };
+            if !chance(&mut self.rng, p_click) {
+                continue;
+            }
+            tc += self.rng.random_range(2_000..30_000);
+            let event_id = self.next_event();
+            self.events.push(InteractionEvent::Click(Click {
+                event_id,
+                timestamp: Timestamp(tc),
+                request_id: request_id.clone(),
+                user_id: v.user.clone(),
+                session_id: v.session.clone(),
+                doc: d.clone(),
+                position: i as u32 + 1,
+            }));
+            self.report.clicks += 1;
+            let Some((p_buy, price)) = self.users.purchase(&shown) else {
+                continue;
+            };
+            let buys = chance(&mut self.rng, p_buy);
+            let abandoned = (p_buy * self.config.behaviour.abandoned_cart_ratio).min(0.9);
+            if buys || chance(&mut self.rng, abandoned) {
+                tc += self.rng.random_range(5_000..60_000);
+                let quantity = if chance(&mut self.rng, 0.9) {
+                    1
+                } else {
+                    self.rng.random_range(2..=4)
+                };
+                let event_id = self.next_event();
+                self.events.push(InteractionEvent::AddToCart(AddToCart {
+                    event_id,
+                    timestamp: Timestamp(tc),
+                    request_id: Some(request_id.clone()),
+                    user_id: v.user.clone(),
+                    session_id: v.session.clone(),
+                    doc: d.clone(),
+                    quantity,
+                }));
+                self.report.add_to_carts += 1;
+                if buys {
+                    tc += self.rng.random_range(30_000..600_000);
+                    let event_id = self.next_event();
+                    self.events.push(InteractionEvent::Purchase(Purchase {
+                        event_id,
+                        timestamp: Timestamp(tc),
+                        request_id: Some(request_id.clone()),
+                        user_id: v.user.clone(),
+                        session_id: v.session.clone(),
+                        doc: d.clone(),
+                        quantity,
+                        unit_price: (price * 100.0).round() / 100.0,
+                    }));
+                    self.report.purchases += 1;
+                }
+            }
+        }
+        tc
+    }
 }
 
 /// Per-position click-through rate of a set of events (for stats and tests).
