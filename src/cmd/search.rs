@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use hyrank_data::formats::ndjson::read_queries;
 use hyrank_data::formats::trec::write_run;
-use hyrank_index::{model, Encoder, EncoderBackend, EncoderConfig, Mode, SearchIndex};
+use hyrank_index::{model, Encoder, Mode, SearchIndex};
 use hyrank_ranker::Pipeline;
 
 use super::config_args::ConfigArgs;
@@ -152,22 +152,9 @@ pub struct EmbedArgs {
 }
 
 pub fn load_encoder(model_dir: Option<&Path>, batch_size: usize) -> Result<Encoder> {
-    let m = model::fetch(model_dir, Path::new("."))?;
-    tracing::info!(dir = %m.dir.display(), source = %m.source, "model");
-    // HYRANK_ENCODER=candle selects candle's BertModel (the reference
-    // forward pass); the default is the fused one (ADR 0007).
-    let backend = match std::env::var("HYRANK_ENCODER") {
-        Ok(v) if !v.is_empty() => v.parse::<EncoderBackend>()?,
-        _ => EncoderBackend::default(),
-    };
-    Ok(Encoder::load(
-        &m.dir,
-        EncoderConfig {
-            batch_size,
-            backend,
-            ..EncoderConfig::default()
-        },
-    )?)
+    let (enc, m) = Encoder::find_and_load(model_dir, Path::new("."), batch_size)?;
+    tracing::info!(dir = %m.dir.display(), source = %m.source, backend = enc.backend().name(), "model");
+    Ok(enc)
 }
 
 pub fn run_model(cmd: ModelCommand) -> Result<()> {

@@ -255,6 +255,32 @@ fn index_search_and_embed_with_a_tiny_model() {
         m,
     ]);
     assert!(e.contains(".npy or .jsonl"), "{e}");
+
+    // HYRANK_ENCODER picks the forward pass for every command; a name it
+    // does not know is an error naming the variable.
+    let embed_with = |backend: &str, out: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_hyrank"))
+            .args(["embed", "--input", texts.to_str().unwrap(), "--out"])
+            .arg(out)
+            .args(["--model-dir", m])
+            .env("HYRANK_ENCODER", backend)
+            .output()
+            .unwrap()
+    };
+    let candle = d.join("candle.npy");
+    let out = embed_with("candle", &candle);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(&candle).unwrap().len(), bytes.len());
+    let out = embed_with("onnx", &d.join("x.npy"));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && e.contains("HYRANK_ENCODER") && e.contains("fused or candle"),
+        "{e}"
+    );
 }
 
 /// `index build` as a bulk feed: good rows indexed, bad ones reported and

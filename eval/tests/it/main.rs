@@ -3,4 +3,5 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod conformance;
+mod files;
 mod properties;
