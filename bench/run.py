@@ -105,6 +105,56 @@ def cmdline(cmd):
     return " ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd)
 
 
+def encode_texts():
+    """The first 2,000 product titles of the 100k bench world, one a line."""
+    out_dir = os.path.join(ROOT, "out")
+    texts = os.path.join(out_dir, "bench-encode-titles.txt")
+    with open(os.path.join(out_dir, "bench-world", "catalog.ndjson"), encoding="utf-8") as f:
+        titles = [json.loads(l)["title"] for _, l in zip(range(2000), f)]
+    with open(texts, "w", encoding="utf-8") as f:
+        f.write("\n".join(titles) + "\n")
+    return texts
+
+
+def kernels_section():
+    """Issue 13: keep the AVX-512 matrix-product kernel only if it gains."""
+    texts = encode_texts()
+    c1 = [HYRANK, "bench", "encode", "--input", texts, "--model-dir", MODEL, "--batch-size", "32", "--repeat", "3"]
+    c2 = c1 + ["--matmul", "faer"]
+    lines = ["## The fused encoder's matrix products: AVX-512 kernel or faer (issue 13)", ""]
+    first = sh(c1)
+    if first.get("matmul") != "avx512-panels":
+        lines += [f"This machine runs `{first.get('matmul')}` for `--matmul best` (no AVX-512F): the AVX-512 kernel could not be measured here.", ""]
+        return "\n".join(lines)
+    # Five alternating runs a side (each the best of 3 passes).
+    runs_a, runs_f = alternate(c1, c2, n=5)
+    med = lambda rs: sorted(r["sentences_per_s"] for r in rs)[len(rs) // 2]
+    rng = lambda rs: f"{min(r['sentences_per_s'] for r in rs):.0f}-{max(r['sentences_per_s'] for r in rs):.0f}"
+    a, f = med(runs_a), med(runs_f)
+    gain = a / f - 1
+    # Runs alternate, so each pair shares the machine's state of the moment.
+    wins = sum(x["sentences_per_s"] > y["sentences_per_s"] for x, y in zip(runs_a, runs_f))
+    keep = gain >= 0.05 and wins >= 4
+    verdict = (f"kept: a median gain of at least 5 % and faster in {wins} of 5 alternating pairs"
+               if keep else
+               f"not shown to gain (the rule: a median gain of at least 5 % and faster in at least 4 of 5 alternating pairs; here {wins} of 5): remove it")
+    lines += [
+        f"The fused forward pass over the {first['sentences']:,} titles of the encoder benchmark, batches of 32, {first['threads']} threads; "
+        "each run the best of 3 passes, five runs a side alternating, the median shown with the range. "
+        "`--matmul faer` lays every weight out for faer instead of the AVX-512F panel kernel (`index/src/kernels/gemm.rs`); everything else is the same pass.",
+        "",
+        "| matrix products | sentences/s (median) | range of 5 runs |",
+        "|---|---:|---:|",
+        f"| AVX-512F panel kernel (`--matmul best`, the default here) | {a:.0f} | {rng(runs_a)} |",
+        f"| faer (`--matmul faer`) | {f:.0f} | {rng(runs_f)} |",
+        "",
+        f"Gain of the AVX-512 kernel: **{100 * gain:+.1f} %**. Verdict ({first['machine']}): {verdict}.",
+        "",
+        "Commands:", "", "```", cmdline(c1), cmdline(c2), "```", "",
+    ]
+    return "\n".join(lines)
+
+
 def retrieval_section():
     """Issue 3: encoder, exact and HNSW vector search, BM25, hybrid latency."""
     out_dir = os.path.join(ROOT, "out")
@@ -114,11 +164,7 @@ def retrieval_section():
     cmds = []
 
     # Encoder.
-    texts = os.path.join(out_dir, "bench-encode-titles.txt")
-    with open(os.path.join(world, "catalog.ndjson"), encoding="utf-8") as f:
-        titles = [json.loads(l)["title"] for _, l in zip(range(2000), f)]
-    with open(texts, "w", encoding="utf-8") as f:
-        f.write("\n".join(titles) + "\n")
+    texts = encode_texts()
     ours_npy = os.path.join(out_dir, "bench-encode-hyrank.npy")
     subprocess.run([HYRANK, "embed", "--input", texts, "--out", ours_npy, "--model-dir", MODEL], check=True, capture_output=True, cwd=ROOT)
     c1 = [HYRANK, "bench", "encode", "--input", texts, "--model-dir", MODEL, "--batch-size", "32", "--repeat", "3"]
@@ -307,6 +353,8 @@ def main():
     sections = []
     if not only or "retrieval" in only:
         sections.append(retrieval_section())
+    if not only or "kernels" in only:
+        sections.append(kernels_section())
     if not only or "eval" in only:
         sections.append(eval_section())
     doc = "\n".join([

@@ -27,7 +27,7 @@ use faer::Par;
 use rayon::prelude::*;
 
 use crate::kernels::dot::dot;
-use crate::kernels::gemm::Linear;
+use crate::kernels::gemm::{Kernel, Linear};
 
 /// Why a checkpoint cannot run on the fused path (the caller says where).
 pub(crate) type LoadError = String;
@@ -115,8 +115,30 @@ fn take(
 }
 
 impl FusedBert {
+    /// The matrix-product kernel the layers run: `avx512-panels` or `faer`
+    /// (the feed-forward and attention weights share one choice).
+    pub fn matmul_kernel(&self) -> &'static str {
+        match self.layers.first().map(|l| l.qkv_w.kernel()) {
+            Some(Kernel::Panels) => "avx512-panels",
+            _ => "faer",
+        }
+    }
+
     /// Takes the weights of a BERT checkpoint (absolute positions only).
-    pub fn load(t: &HashMap<String, Tensor>, cfg: &Config) -> Result<Self, LoadError> {
+    /// `faer_only`: lay every weight out for faer even where the AVX-512
+    /// kernel could run (for measuring what that kernel gains).
+    pub fn load(
+        t: &HashMap<String, Tensor>,
+        cfg: &Config,
+        faer_only: bool,
+    ) -> Result<Self, LoadError> {
+        let linear = |w: &[f32], out: usize, inp: usize| {
+            if faer_only {
+                Linear::with_kernel(w, out, inp, Kernel::Faer)
+            } else {
+                Linear::new(w, out, inp)
+            }
+        };
         if !matches!(cfg.position_embedding_type, PositionEmbeddingType::Absolute) {
             return Err("only absolute position embeddings are supported".into());
         }
@@ -147,9 +169,9 @@ impl FusedBert {
             qkv_b.extend(take(t, p, &n("attention.self.key.bias"), h)?);
             qkv_b.extend(take(t, p, &n("attention.self.value.bias"), h)?);
             layers.push(Layer {
-                qkv_w: Linear::new(&qkv_w, 3 * h, h),
+                qkv_w: linear(&qkv_w, 3 * h, h),
                 qkv_b,
-                out_w: Linear::new(
+                out_w: linear(
                     &take(t, p, &n("attention.output.dense.weight"), h * h)?,
                     h,
                     h,
@@ -157,9 +179,9 @@ impl FusedBert {
                 out_b: take(t, p, &n("attention.output.dense.bias"), h)?,
                 ln1_w: take(t, p, &n("attention.output.LayerNorm.weight"), h)?,
                 ln1_b: take(t, p, &n("attention.output.LayerNorm.bias"), h)?,
-                up_w: Linear::new(&take(t, p, &n("intermediate.dense.weight"), i * h)?, i, h),
+                up_w: linear(&take(t, p, &n("intermediate.dense.weight"), i * h)?, i, h),
                 up_b: take(t, p, &n("intermediate.dense.bias"), i)?,
-                down_w: Linear::new(&take(t, p, &n("output.dense.weight"), h * i)?, h, i),
+                down_w: linear(&take(t, p, &n("output.dense.weight"), h * i)?, h, i),
                 down_b: take(t, p, &n("output.dense.bias"), h)?,
                 ln2_w: take(t, p, &n("output.LayerNorm.weight"), h)?,
                 ln2_b: take(t, p, &n("output.LayerNorm.bias"), h)?,

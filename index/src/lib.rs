@@ -47,7 +47,7 @@ pub mod vectors;
 
 pub use bm25::{Bm25Index, FieldBoosts, Filter};
 pub use config::{ConfigLayer, FusionMethod, SearchConfig};
-pub use encoder::{Encoder, EncoderBackend, EncoderConfig};
+pub use encoder::{Encoder, EncoderBackend, EncoderConfig, MatmulKernel};
 pub use error::{Error, Result};
 pub use fusion::{Fusion, Normalization};
 pub use kernels::UNSAFE_SITES;

@@ -67,6 +67,10 @@ pub struct EncodeBenchArgs {
     /// Timed repetitions (best reported).
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
+    /// The fused pass's matrix products: `best` (the AVX-512 kernel where
+    /// the CPU has it) or `faer` (to measure what that kernel gains).
+    #[arg(long, default_value = "best")]
+    pub matmul: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -432,7 +436,14 @@ fn rayon_threads() -> usize {
 fn bench_encode(a: &EncodeBenchArgs) -> Result<()> {
     let text = std::fs::read_to_string(&a.input)?;
     let texts: Vec<&str> = text.lines().collect();
-    let enc = super::search::load_encoder(a.model_dir.as_deref(), a.batch_size)?;
+    let enc = super::search::load_encoder_with(
+        a.model_dir.as_deref(),
+        hyrank_index::EncoderConfig {
+            batch_size: a.batch_size,
+            matmul: a.matmul.parse()?,
+            ..hyrank_index::EncoderConfig::from_env()?
+        },
+    )?;
     enc.encode(&texts[..texts.len().min(a.batch_size)])?; // warm-up
     let mut best = f64::INFINITY;
     for _ in 0..a.repeat.max(1) {
@@ -444,7 +455,7 @@ fn bench_encode(a: &EncodeBenchArgs) -> Result<()> {
         "{}",
         serde_json::json!({
             "sentences": texts.len(), "batch_size": a.batch_size, "threads": rayon_threads(),
-            "backend": enc.backend().name(),
+            "backend": enc.backend().name(), "matmul": enc.matmul_kernel(),
             "seconds": best, "sentences_per_s": texts.len() as f64 / best, "machine": machine(),
         })
     );

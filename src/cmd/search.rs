@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use hyrank_data::formats::ndjson::read_queries;
 use hyrank_data::formats::trec::write_run;
-use hyrank_index::{model, Encoder, Mode, SearchIndex};
+use hyrank_index::{model, Encoder, EncoderConfig, Mode, SearchIndex};
 use hyrank_ranker::Pipeline;
 
 use super::config_args::ConfigArgs;
@@ -152,7 +152,17 @@ pub struct EmbedArgs {
 }
 
 pub fn load_encoder(model_dir: Option<&Path>, batch_size: usize) -> Result<Encoder> {
-    let (enc, m) = Encoder::find_and_load(model_dir, Path::new("."), batch_size)?;
+    load_encoder_with(
+        model_dir,
+        EncoderConfig {
+            batch_size,
+            ..EncoderConfig::from_env()?
+        },
+    )
+}
+
+pub fn load_encoder_with(model_dir: Option<&Path>, config: EncoderConfig) -> Result<Encoder> {
+    let (enc, m) = Encoder::find_and_load(model_dir, Path::new("."), config)?;
     tracing::info!(dir = %m.dir.display(), source = %m.source, backend = enc.backend().name(), "model");
     Ok(enc)
 }

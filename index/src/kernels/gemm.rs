@@ -107,7 +107,7 @@ impl Linear {
         }
     }
 
-    #[cfg(test)]
+    /// The kernel this weight is laid out for.
     pub fn kernel(&self) -> Kernel {
         self.kernel
     }

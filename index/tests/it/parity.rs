@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use hyrank_index::{model, Encoder, EncoderBackend, EncoderConfig};
+use hyrank_index::{model, Encoder, EncoderBackend, EncoderConfig, MatmulKernel};
 
 #[test]
 fn both_encoders_match_reference_embeddings() {
@@ -26,16 +26,29 @@ fn both_encoders_match_reference_embeddings() {
         &std::fs::read_to_string(root.join("index/tests/fixtures/minilm_parity.json")).unwrap(),
     )
     .unwrap();
-    for backend in [EncoderBackend::Fused, EncoderBackend::Candle] {
+    // The fused pass on both matrix-product kernels, and candle's model.
+    for (backend, matmul) in [
+        (EncoderBackend::Fused, MatmulKernel::Best),
+        (EncoderBackend::Fused, MatmulKernel::Faer),
+        (EncoderBackend::Candle, MatmulKernel::Best),
+    ] {
         let enc = Encoder::load(
             &found.dir,
             EncoderConfig {
                 batch_size: 7,
                 max_tokens: 256,
                 backend,
+                matmul,
             },
         )
         .unwrap();
+        let want_kernel = match (backend, matmul) {
+            (EncoderBackend::Candle, _) => None,
+            (_, MatmulKernel::Faer) => Some("faer"),
+            (_, MatmulKernel::Best) if has_avx512f() => Some("avx512-panels"),
+            _ => Some("faer"),
+        };
+        assert_eq!(enc.matmul_kernel(), want_kernel, "{backend:?} {matmul:?}");
         assert_eq!(
             enc.model_id(),
             fixture["model_sha256"].as_str().unwrap(),
@@ -62,8 +75,19 @@ fn both_encoders_match_reference_embeddings() {
             let cos: f32 = got[i].iter().zip(&want).map(|(a, b)| a * b).sum();
             assert!(
                 cos >= 0.999,
-                "{backend:?}: sentence {i} {s:?}: cosine {cos}"
+                "{backend:?} {matmul:?}: sentence {i} {s:?}: cosine {cos}"
             );
         }
+    }
+}
+
+fn has_avx512f() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
