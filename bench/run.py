@@ -102,7 +102,8 @@ def alternate(c1, c2, n=2):
 
 
 def cmdline(cmd):
-    return " ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd)
+    up = os.path.dirname(ROOT)
+    return " ".join(os.path.relpath(c, ROOT) if c.startswith(up + os.sep) else c for c in cmd)
 
 
 def encode_texts():
@@ -151,6 +152,69 @@ def kernels_section():
         f"Gain of the AVX-512 kernel: **{100 * gain:+.1f} %**. Verdict ({first['machine']}): {verdict}.",
         "",
         "Commands:", "", "```", cmdline(c1), cmdline(c2), "```", "",
+    ]
+    return "\n".join(lines)
+
+
+LGB_SCRIPT = r"""
+import json, sys, time
+import lightgbm as lgb
+import numpy as np
+train, test, out, threads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+t = time.perf_counter()
+ds = lgb.Dataset(train, params={"verbose": -1})
+model = lgb.train({"objective": "lambdarank", "num_threads": threads, "verbose": -1}, ds)
+seconds = time.perf_counter() - t
+np.savetxt(out, model.predict(test, num_threads=threads), fmt="%.17g")
+print(json.dumps({"seconds": seconds, "trees": model.num_trees(), "version": lgb.__version__}))
+"""
+
+
+def letor_section():
+    """Issue 14: our LambdaMART against LightGBM's lambdarank on LightGBM's
+    own LETOR sample, default parameters on both sides."""
+    data = os.path.join(os.path.dirname(ROOT), "shared", "data", "letor_sample")
+    train, test = os.path.join(data, "rank.train"), os.path.join(data, "rank.test")
+    lines = ["## LambdaMART: hyrank against LightGBM on LightGBM's LETOR sample (issue 14)", ""]
+    if not os.path.exists(train):
+        lines += [f"`{data}` is absent: not measured.", ""]
+        return "\n".join(lines)
+    out = os.path.join(ROOT, "out", "bench-letor")
+    os.makedirs(out, exist_ok=True)
+    ours_model, ours_scores = os.path.join(out, "hyrank.model"), os.path.join(out, "hyrank.scores")
+    lgb_scores = os.path.join(out, "lightgbm.scores")
+    c_ours = [HYRANK, "--threads", str(THREADS), "train", "--format", "letor", "--train", train, "--out", ours_model, "--json"]
+    c_lgb = [sys.executable, "-c", LGB_SCRIPT, train, test, lgb_scores, str(THREADS)]
+    runs_o, runs_l = alternate(c_ours, c_lgb, n=5)
+    subprocess.run([HYRANK, "predict", "--format", "letor", "--model", ours_model, "--input", test, "--out", ours_scores],
+                   check=True, capture_output=True, cwd=ROOT)
+    c_eval = [HYRANK, "eval", "--letor", test, "--scores", lgb_scores, "--scores", ours_scores,
+              "--gain", "exponential", "--metrics", "ndcg_cut_10,ndcg_cut_5,ndcg", "--format", "json"]
+    ev = json.loads(subprocess.run(c_eval, check=True, capture_output=True, text=True, cwd=ROOT).stdout)
+    rows = {sy["name"]: sy for sy in ev["systems"]}
+    med = lambda xs: sorted(xs)[len(xs) // 2]
+    t_o = med([r["load_seconds"] + r["train_seconds"] for r in runs_o])
+    t_l = med([r["seconds"] for r in runs_l])
+    lo, ll = rows["hyrank"]["values"], rows["lightgbm"]["values"]
+    p10 = (rows["hyrank"].get("tests") or [{}])[0].get("p_randomization")
+    lines += [
+        f"`rank.train` (3,005 rows, 201 queries, 300 features) → `rank.test` (768 rows, 50 queries), from LightGBM's `examples/lambdarank`. "
+        f"Both sides with their default parameters (100 trees, 31 leaves, learning rate 0.1, min 20 rows a leaf, 255 bins; LambdaRank with truncation 30 and normalisation), "
+        f"{THREADS} threads. nDCG on `rank.test` is computed for both by `hyrank eval --letor` (exponential gain 2^grade − 1, ties by trec_eval's rule, "
+        f"every test query has a relevant row). Time: reading the training file and boosting, median of 5 alternating runs "
+        f"(hyrank's `load_seconds + train_seconds`, LightGBM's `Dataset` + `train` in Python, LightGBM {runs_l[0]['version']}).",
+        "",
+        "| | nDCG@10 | nDCG@5 | nDCG (all ranks) | read + train, s |",
+        "|---|---:|---:|---:|---:|",
+        f"| LightGBM lambdarank | {ll[0]:.4f} | {ll[1]:.4f} | {ll[2]:.4f} | {t_l:.3f} |",
+        f"| hyrank LambdaMART | {lo[0]:.4f} | {lo[1]:.4f} | {lo[2]:.4f} | {t_o:.3f} |",
+        "",
+        f"nDCG@10 difference {lo[0] - ll[0]:+.4f}" + (f" (paired randomisation test over the 50 queries, p = {p10:.3f})" if p10 is not None else "") +
+        f"; training time ratio hyrank / LightGBM {t_o / t_l:.2f}. "
+        f"Goal (issue 14): nDCG@10 ≥ LightGBM's and training no slower: {'met' if lo[0] >= ll[0] and t_o <= t_l else 'not met'}.",
+        "",
+        "Commands:", "", "```", cmdline(c_ours), "python -c LGB_SCRIPT (bench/run.py) rank.train rank.test lightgbm.scores " + str(THREADS),
+        cmdline([HYRANK, "predict", "--format", "letor", "--model", ours_model, "--input", test, "--out", ours_scores]), cmdline(c_eval), "```", "",
     ]
     return "\n".join(lines)
 
@@ -357,6 +421,8 @@ def main():
         sections.append(kernels_section())
     if not only or "eval" in only:
         sections.append(eval_section())
+    if not only or "letor" in only:
+        sections.append(letor_section())
     doc = "\n".join([
         "# Benchmarks: hyrank side by side with its peers",
         "",

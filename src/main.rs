@@ -40,6 +40,10 @@ enum Command {
     /// Tune retrieval (field boosts, fusion, weights, depth) on judgments,
     /// with k-fold cross-validation; write the tuned search config.
     Tune(cmd::tune::TuneArgs),
+    /// Train a ranker on a feature file (LETOR), as LightGBM's CLI does.
+    Train(cmd::train::TrainArgs),
+    /// Score a feature file with a trained model: one score a line.
+    Predict(cmd::train::PredictArgs),
     /// Score TREC runs against qrels (trec_eval-conformant) and compare them.
     Eval(cmd::eval::EvalArgs),
     /// Measure hyrank's own speed and memory.
@@ -79,6 +83,8 @@ fn main() {
         Command::Tune(a) => cmd::tune::run(a),
         Command::Data(c) => cmd::data::run(c),
         Command::Eval(a) => cmd::eval::run(a),
+        Command::Train(a) => cmd::train::run_train(a),
+        Command::Predict(a) => cmd::train::run_predict(a),
         Command::Bench(c) => cmd::bench::run(c),
     };
     if let Err(e) = result {

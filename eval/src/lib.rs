@@ -41,7 +41,7 @@ pub mod significance;
 
 pub use error::{Error, Result};
 pub use evaluate::{evaluate, format_trec, EvalOptions, Evaluation, Measure};
-pub use files::{evaluate_files, RunNames};
+pub use files::{evaluate_files, evaluate_letor_scores, LetorEvaluation, RunNames};
 pub use measures::Gain;
 pub use prepare::{Qrels, Run};
 pub use report::{compare, CompareOptions, Comparison};

@@ -3,9 +3,11 @@
 //!
 //! Today the pipeline retrieves (BM25, dense or hybrid, as a
 //! [`SearchConfig`](hyrank_index::SearchConfig) says) and looks up the
-//! products' fields; the ranker's parts (features with one code path for
-//! training and serving, the point-in-time feature store, the models, the
-//! re-rank layer and the registry) are its next stages.
+//! products' fields. The models score candidates behind one small [`Ranker`]
+//! trait; [`gbdt`] is gradient-boosted trees (LambdaMART and a binary
+//! objective). Features with one code path for training and serving, the
+//! point-in-time feature store, the other models, the re-rank layer and the
+//! registry are the pipeline's next stages.
 //!
 //! ```no_run
 //! # fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,7 +25,10 @@
 //! ranker; data ← eval; {ranker, eval} ← {training, experiment, api} ← the `hyrank` binary.
 
 pub mod error;
+pub mod gbdt;
+pub mod model;
 pub mod pipeline;
 
 pub use error::{Error, Result};
+pub use model::Ranker;
 pub use pipeline::{Page, PageHit, Pipeline, PipelinePolicy};

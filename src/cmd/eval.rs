@@ -7,7 +7,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use hyrank_data::fsio::write_atomic;
 use hyrank_eval::{
-    compare, evaluate_files, format_trec, CompareOptions, EvalOptions, Gain, Measure, RunNames,
+    compare, evaluate_files, evaluate_letor_scores, format_trec, CompareOptions, EvalOptions, Gain,
+    Measure, RunNames,
 };
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -27,11 +28,24 @@ pub enum OutputFormat {
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// TREC qrels file.
-    #[arg(long)]
-    pub qrels: PathBuf,
+    #[arg(long, required_unless_present = "letor", conflicts_with = "letor")]
+    pub qrels: Option<PathBuf>,
     /// TREC run file; repeat for several (the first is the baseline).
-    #[arg(long = "run", required = true)]
+    #[arg(
+        long = "run",
+        required_unless_present = "letor",
+        conflicts_with = "letor"
+    )]
     pub runs: Vec<PathBuf>,
+    /// A LETOR file whose labels are the judgments (queries from `qid:` or
+    /// `FILE.query`), to evaluate `--scores` files against; queries with no
+    /// relevant row are left out.
+    #[arg(long, requires = "scores")]
+    pub letor: Option<PathBuf>,
+    /// A score file for `--letor` (one score a line, in its row order, as
+    /// `hyrank predict` and LightGBM write them); repeat for several.
+    #[arg(long = "scores", requires = "letor")]
+    pub scores: Vec<PathBuf>,
     /// Comma-separated measures (trec_eval names, families such as `P` or
     /// `ndcg_cut`, aliases such as `ndcg@10`, `mrr`; `all` for every one).
     /// Default: trec_eval's default set with `--format trec`, else
@@ -90,7 +104,20 @@ pub fn run(args: EvalArgs) -> Result<()> {
     } else {
         RunNames::FileStem
     };
-    let evals = evaluate_files(&args.qrels, &args.runs, &measures, &opts, names)?;
+    let evals = match (&args.letor, &args.qrels) {
+        (Some(letor), _) => {
+            let e = evaluate_letor_scores(letor, &args.scores, &measures, &opts)?;
+            eprintln!(
+                "{}: {} queries judged, {} without a relevant row left out",
+                letor.display(),
+                e.queries,
+                e.without_relevant
+            );
+            e.evaluations
+        }
+        (None, Some(qrels)) => evaluate_files(qrels, &args.runs, &measures, &opts, names)?,
+        (None, None) => bail!("give --qrels and --run, or --letor and --scores"),
+    };
     if args.format == OutputFormat::Trec {
         for e in &evals {
             print!("{}", format_trec(e, args.per_query));

@@ -1,6 +1,6 @@
 //! The `hyrank` binary end to end, one module a command family: data
 //! (generate, stats, check, convert, compact and what a killed run leaves),
-//! eval, index / search / embed, serve.
+//! eval, index / search / embed, serve, train / predict.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -9,6 +9,7 @@ mod data;
 mod eval;
 mod search;
 mod serve;
+mod train;
 
 use std::process::{Command, Output};
 

@@ -1,0 +1,205 @@
+//! `hyrank train` and `hyrank predict` on feature files (LETOR / SVMlight),
+//! as LightGBM's CLI does.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use hyrank_data::formats::letor::write_scores;
+use hyrank_ranker::gbdt::{GbdtModel, GbdtParams, Objective};
+use hyrank_training::{predict_letor, train_letor, LetorTrainOptions};
+
+use super::data::progress_bar;
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum FeatureFormat {
+    /// LETOR / SVMlight rows (`label qid:Q idx:val ...`), groups from `qid:`
+    /// or a `FILE.query` file (LightGBM's layout).
+    Letor,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ObjectiveArg {
+    /// LambdaMART: graded labels 0..=30, gain 2^grade - 1.
+    Lambdarank,
+    /// Gradient-boosted logistic regression: 0/1 labels (clicks, purchases).
+    Binary,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// The input's format (feature files; training from the interaction log
+    /// comes with the feature store).
+    #[arg(long, value_enum)]
+    pub format: FeatureFormat,
+    /// Training rows.
+    #[arg(long)]
+    pub train: PathBuf,
+    /// Validation rows, scored after every round (nDCG@--eval-at, exponential gain).
+    #[arg(long)]
+    pub valid: Option<PathBuf>,
+    /// Where the model goes (written crash-safely; sha256-checked on load).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Boosting parameters as JSON (every field of the model's `params`,
+    /// LightGBM's names); the flags below override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The loss.
+    #[arg(long, value_enum)]
+    pub objective: Option<ObjectiveArg>,
+    /// Boosting rounds [default: 100].
+    #[arg(long)]
+    pub trees: Option<usize>,
+    /// Shrinkage [default: 0.1].
+    #[arg(long)]
+    pub learning_rate: Option<f64>,
+    /// Leaves per tree [default: 31].
+    #[arg(long)]
+    pub leaves: Option<usize>,
+    /// Fewest rows in a leaf [default: 20].
+    #[arg(long)]
+    pub min_data_in_leaf: Option<usize>,
+    /// Fraction of features per tree [default: 1].
+    #[arg(long)]
+    pub feature_fraction: Option<f64>,
+    /// Seed of the feature sampling [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Stop after this many rounds without a better validation nDCG; keep the best round.
+    #[arg(long, requires = "valid")]
+    pub early_stopping_rounds: Option<usize>,
+    /// Cut-off of the validation nDCG.
+    #[arg(long, default_value_t = 10)]
+    pub eval_at: usize,
+    /// Print the training report as JSON (rows, features, curve, seconds).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// The input's format.
+    #[arg(long, value_enum)]
+    pub format: FeatureFormat,
+    /// A model written by `hyrank train`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Rows to score.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// One score a line, in input order (written crash-safely).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+fn params(a: &TrainArgs) -> Result<GbdtParams> {
+    let mut p = match &a.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            serde_json::from_str::<GbdtParams>(&text).map_err(|e| {
+                anyhow::anyhow!("{}:{}:{}: {e}", path.display(), e.line(), e.column())
+            })?
+        }
+        None => GbdtParams::default(),
+    };
+    if let Some(o) = a.objective {
+        p.objective = match o {
+            ObjectiveArg::Lambdarank => Objective::LambdaRank,
+            ObjectiveArg::Binary => Objective::Binary,
+        };
+    }
+    if let Some(v) = a.trees {
+        p.num_trees = v;
+    }
+    if let Some(v) = a.learning_rate {
+        p.learning_rate = v;
+    }
+    if let Some(v) = a.leaves {
+        p.num_leaves = v;
+    }
+    if let Some(v) = a.min_data_in_leaf {
+        p.min_data_in_leaf = v;
+    }
+    if let Some(v) = a.feature_fraction {
+        p.feature_fraction = v;
+    }
+    if let Some(v) = a.seed {
+        p.seed = v;
+    }
+    Ok(p)
+}
+
+pub fn run_train(a: TrainArgs) -> Result<()> {
+    let FeatureFormat::Letor = a.format;
+    let opts = LetorTrainOptions {
+        params: params(&a)?,
+        valid: a.valid.clone(),
+        early_stopping_rounds: a.early_stopping_rounds,
+        eval_at: a.eval_at,
+    };
+    let bar = progress_bar();
+    bar.set_prefix("boosting");
+    let report = train_letor(&a.train, &opts, |r| {
+        bar.set_length(r.of as u64);
+        bar.set_position(r.round as u64);
+        if let Some(m) = r.valid_ndcg {
+            bar.set_message(format!("valid ndcg@{} {m:.4}", a.eval_at));
+        }
+    })?;
+    bar.finish_and_clear();
+    report.model.save(&a.out)?;
+    if a.json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    println!(
+        "trained {} on {} rows, {} queries, {} features: {} trees in {:.2} s (+{:.2} s reading)",
+        report.model.objective.name(),
+        report.rows,
+        report.queries,
+        report.features,
+        report.model.trees.len(),
+        report.train_seconds,
+        report.load_seconds
+    );
+    if let Some(last) = report.valid_ndcg.last() {
+        let shown = report
+            .best_round
+            .map_or(*last, |b| report.valid_ndcg[b - 1]);
+        println!(
+            "validation ndcg@{} (exponential gain) {shown:.4}{}",
+            a.eval_at,
+            report
+                .best_round
+                .map(|b| format!(" at the best round, {b}"))
+                .unwrap_or_default()
+        );
+    }
+    if report.valid_ignored_values > 0 {
+        println!(
+            "note: {} validation values have feature indices the training file never has (ignored)",
+            report.valid_ignored_values
+        );
+    }
+    println!("wrote {}", a.out.display());
+    Ok(())
+}
+
+pub fn run_predict(a: PredictArgs) -> Result<()> {
+    let FeatureFormat::Letor = a.format;
+    let model = GbdtModel::load(&a.model)?;
+    let (scores, ignored) = predict_letor(&model, &a.input)?;
+    write_scores(&a.out, &scores)?;
+    eprintln!(
+        "scored {} rows with {} trees into {}",
+        scores.len(),
+        model.trees.len(),
+        a.out.display()
+    );
+    if ignored > 0 {
+        eprintln!("note: {ignored} values have feature indices the model does not know (ignored)");
+    }
+    Ok(())
+}
