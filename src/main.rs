@@ -25,9 +25,10 @@ enum Command {
     /// Generate, inspect and convert data sets.
     #[command(subcommand)]
     Data(cmd::data::DataCommand),
-    /// Find (and if needed download) the sentence-embedding model.
+    /// The sentence-embedding model (fetch) and the ranker registry
+    /// (list, show, promote, rollback, audit).
     #[command(subcommand)]
-    Model(cmd::search::ModelCommand),
+    Model(cmd::model::ModelCommand),
     /// Build search indexes.
     #[command(subcommand)]
     Index(cmd::index::IndexCommand),
@@ -75,7 +76,7 @@ fn main() {
         }
     }
     let result = match cli.command {
-        Command::Model(c) => cmd::search::run_model(c),
+        Command::Model(c) => cmd::model::run(c),
         Command::Index(c) => cmd::index::run_index(c),
         Command::Search(a) => cmd::search::run_search(a),
         Command::Embed(a) => cmd::search::run_embed(a),

@@ -122,9 +122,10 @@ struct Journal {
     entries: Vec<String>,
 }
 
-/// The exclusive right to change a data folder; released on drop.
+/// The exclusive right to change a folder (a data set, a registry);
+/// released on drop.
 #[derive(Debug)]
-struct DirLock {
+pub struct DirLock {
     path: PathBuf,
 }
 
@@ -140,7 +141,7 @@ fn pid_alive(pid: u32) -> bool {
 impl DirLock {
     /// Takes the lock of `dir`, waiting up to `wait` for a live holder; a
     /// lock left by a process that no longer runs is taken over.
-    fn acquire(dir: &Path, wait: std::time::Duration) -> Result<Self> {
+    pub fn acquire(dir: &Path, wait: std::time::Duration) -> Result<Self> {
         let path = dir.join(LOCK);
         let started = std::time::Instant::now();
         loop {

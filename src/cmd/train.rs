@@ -1,13 +1,14 @@
 //! `hyrank train` and `hyrank predict` on feature files (LETOR / SVMlight),
 //! as LightGBM's CLI does.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use hyrank_data::formats::letor::write_scores;
 use hyrank_ranker::gbdt::{GbdtModel, GbdtParams, Objective};
-use hyrank_training::{predict_letor, train_letor, LetorTrainOptions};
+use hyrank_ranker::registry::{file_sha256, FeatureSchema, NewVersion, Registry};
+use hyrank_training::{predict_letor, train_letor, LetorTrainOptions, LetorTrainReport};
 
 use super::data::progress_bar;
 
@@ -39,8 +40,18 @@ pub struct TrainArgs {
     #[arg(long)]
     pub valid: Option<PathBuf>,
     /// Where the model goes (written crash-safely; sha256-checked on load).
+    #[arg(long, required_unless_present = "registry")]
+    pub out: Option<PathBuf>,
+    /// Also (or instead) register it as a new version in this registry
+    /// (created if absent); `hyrank model promote` makes it the champion.
     #[arg(long)]
-    pub out: PathBuf,
+    pub registry: Option<PathBuf>,
+    /// The new version's id [default: the next vNNNN].
+    #[arg(long, requires = "registry")]
+    pub id: Option<String>,
+    /// Why it was trained (recorded in the registry's audit log).
+    #[arg(long, default_value = "")]
+    pub reason: String,
     /// Boosting parameters as JSON (every field of the model's `params`,
     /// LightGBM's names); the flags below override it.
     #[arg(long)]
@@ -82,9 +93,13 @@ pub struct PredictArgs {
     /// The input's format.
     #[arg(long, value_enum)]
     pub format: FeatureFormat,
-    /// A model written by `hyrank train`.
+    /// A model file written by `hyrank train --out`, or with --registry a
+    /// version id or `champion`.
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: String,
+    /// Read the model from this registry.
+    #[arg(long)]
+    pub registry: Option<PathBuf>,
     /// Rows to score.
     #[arg(long)]
     pub input: PathBuf,
@@ -149,7 +164,13 @@ pub fn run_train(a: TrainArgs) -> Result<()> {
         }
     })?;
     bar.finish_and_clear();
-    report.model.save(&a.out)?;
+    if let Some(out) = &a.out {
+        report.model.save(out)?;
+    }
+    let registered = match &a.registry {
+        Some(dir) => Some(register(dir, &a, &report)?),
+        None => None,
+    };
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
@@ -183,13 +204,61 @@ pub fn run_train(a: TrainArgs) -> Result<()> {
             report.valid_ignored_values
         );
     }
-    println!("wrote {}", a.out.display());
+    if let Some(out) = &a.out {
+        println!("wrote {}", out.display());
+    }
+    if let (Some(dir), Some(id)) = (&a.registry, registered) {
+        println!("registered as {id} in {}", dir.display());
+    }
     Ok(())
+}
+
+fn register(dir: &Path, a: &TrainArgs, report: &LetorTrainReport) -> Result<String> {
+    let reg = Registry::open(dir)?;
+    let mut files = vec![
+        serde_json::json!({"role": "train", "path": a.train, "sha256": file_sha256(&a.train)?}),
+    ];
+    if let Some(v) = &a.valid {
+        files.push(serde_json::json!({"role": "valid", "path": v, "sha256": file_sha256(v)?}));
+    }
+    let mut metrics = std::collections::BTreeMap::new();
+    if let Some(last) = report.valid_ndcg.last() {
+        let kept = report
+            .best_round
+            .map_or(*last, |b| report.valid_ndcg[b - 1]);
+        metrics.insert(format!("valid_ndcg@{}", a.eval_at), kept);
+    }
+    let m = reg.register(
+        NewVersion {
+            id: a.id.clone(),
+            model: report.model.clone(),
+            features: FeatureSchema {
+                source: "letor".into(),
+                version: 0,
+                count: report.features,
+                names: Vec::new(),
+            },
+            training: serde_json::json!({
+                "format": "letor",
+                "files": files,
+                "rows": report.rows,
+                "queries": report.queries,
+                "trees": report.model.trees.len(),
+                "best_round": report.best_round,
+            }),
+            metrics,
+        },
+        &a.reason,
+    )?;
+    Ok(m.id)
 }
 
 pub fn run_predict(a: PredictArgs) -> Result<()> {
     let FeatureFormat::Letor = a.format;
-    let model = GbdtModel::load(&a.model)?;
+    let model = match &a.registry {
+        Some(dir) => super::model::open_existing(dir)?.load(&a.model)?.1,
+        None => GbdtModel::load(Path::new(&a.model))?,
+    };
     let (scores, ignored) = predict_letor(&model, &a.input)?;
     write_scores(&a.out, &scores)?;
     eprintln!(

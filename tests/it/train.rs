@@ -79,15 +79,18 @@ fn train_predict_and_evaluate_a_letor_file() {
     );
 }
 
-#[test]
-fn bad_models_and_files_are_clear_errors_and_write_nothing() {
+/// A temporary folder with a LETOR file of two queries of two rows.
+fn tiny_letor() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d.txt");
-    std::fs::write(
-        &data,
-        "2 qid:1 1:0.5 2:1\n0 qid:1 1:0.1\n1 qid:2 2:0.3\n0 qid:2 1:0.9\n",
-    )
-    .unwrap();
+    let rows = "2 qid:1 1:0.5 2:1\n0 qid:1 1:0.1\n1 qid:2 2:0.3\n0 qid:2 1:0.9\n";
+    std::fs::write(&data, rows).unwrap();
+    (dir, data)
+}
+
+#[test]
+fn bad_models_and_files_are_clear_errors_and_write_nothing() {
+    let (dir, data) = tiny_letor();
     let model = dir.path().join("m.json");
     let (d, m) = (data.to_str().unwrap(), model.to_str().unwrap());
     ok(&[
@@ -157,4 +160,113 @@ fn bad_models_and_files_are_clear_errors_and_write_nothing() {
     std::fs::write(&short, "0.5\n").unwrap();
     let e = fails(&["eval", "--letor", d, "--scores", short.to_str().unwrap()]);
     assert!(e.contains("1 scores") && e.contains("4 rows"), "{e}");
+}
+
+#[test]
+fn the_registry_keeps_versions_and_moves_the_champion() {
+    let (dir, data) = tiny_letor();
+    let reg = dir.path().join("registry");
+    let (d, r) = (data.to_str().unwrap(), reg.to_str().unwrap());
+    for trees in ["2", "4"] {
+        let printed = ok(&[
+            "train",
+            "--format",
+            "letor",
+            "--train",
+            d,
+            "--registry",
+            r,
+            "--trees",
+            trees,
+            "--min-data-in-leaf",
+            "1",
+            "--reason",
+            "test",
+        ]);
+        assert!(printed.contains("registered as v000"), "{printed}");
+    }
+    let listed = ok(&["model", "list", "--registry", r]);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert!(!listed.contains('*'), "no champion yet: {listed}");
+    ok(&[
+        "model",
+        "promote",
+        "v0001",
+        "--registry",
+        r,
+        "--reason",
+        "first",
+    ]);
+    let printed = ok(&["model", "promote", "v0002", "--registry", r]);
+    assert!(
+        printed.contains("champion: v0002 (previous: v0001)"),
+        "{printed}"
+    );
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&["model", "show", "champion", "--registry", r])).unwrap();
+    assert_eq!(shown["id"], "v0002");
+    assert_eq!(shown["training"]["trees"], 4);
+
+    // The champion scores as the same model read from its file.
+    let (a, b) = (dir.path().join("a.txt"), dir.path().join("b.txt"));
+    ok(&[
+        "predict",
+        "--format",
+        "letor",
+        "--registry",
+        r,
+        "--model",
+        "champion",
+        "--input",
+        d,
+        "--out",
+        a.to_str().unwrap(),
+    ]);
+    let file = reg.join("versions/v0002/model.json");
+    ok(&[
+        "predict",
+        "--format",
+        "letor",
+        "--model",
+        file.to_str().unwrap(),
+        "--input",
+        d,
+        "--out",
+        b.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+
+    let printed = ok(&[
+        "model",
+        "rollback",
+        "--registry",
+        r,
+        "--reason",
+        "worse online",
+    ]);
+    assert!(printed.contains("champion: v0001"), "{printed}");
+    let audit = ok(&["model", "audit", "--registry", r]);
+    let actions: Vec<&str> = audit
+        .lines()
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["register", "register", "promote", "promote", "rollback"],
+        "{audit}"
+    );
+    assert!(audit.contains("worse online"));
+
+    let bad = crate::hyrank(&["model", "show", "../etc", "--registry", r]);
+    assert_eq!(bad.status.code(), Some(2), "invalid id is invalid input");
+    let missing = crate::hyrank(&["model", "promote", "v0042", "--registry", r]);
+    assert_eq!(missing.status.code(), Some(3), "unknown id is not found");
+    let e = fails(&[
+        "model",
+        "list",
+        "--registry",
+        dir.path().join("nope").to_str().unwrap(),
+    ]);
+    assert!(e.contains("not a model registry"), "{e}");
+    assert!(!dir.path().join("nope").exists(), "a typo creates nothing");
 }

@@ -10,9 +10,11 @@
 //!   index, loads three 16-lane vectors of the panel and broadcasts eight
 //!   values of `x`: 24 fused multiply-adds for 11 loads. The weights never
 //!   change, so they are packed once, where a general GEMM packs its
-//!   operands on every call. On this project's 2-core AMD EPYC (Zen 5)
-//!   it reached 185-218 GFLOPS on one core for the MiniLM shapes (faer:
-//!   150-206; the machine's FMA peak measured 226).
+//!   operands on every call. On a 2-core AMD EPYC (Zen 5) it reached
+//!   185-218 GFLOPS on one core for the MiniLM shapes (faer: 150-206; the
+//!   machine's FMA peak measured 226); on a Zen 4 EPYC (AVX-512 on 256-bit
+//!   units) the whole pass ran 6.9 % faster than with faer (`make bench`'s
+//!   kernels section, which decides whether the kernel stays).
 //! - **Otherwise** (no AVX-512, or an output size that is not a multiple of
 //!   48): faer's product over the weights stored column-major, which faer
 //!   reads without packing them again.

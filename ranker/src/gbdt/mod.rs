@@ -1,7 +1,7 @@
 //! Gradient-boosted regression trees with a LambdaRank or a binary logistic
 //! objective: LambdaMART (Burges 2010) for graded judgments and a pointwise
 //! model for click or purchase labels. Our own implementation of the
-//! histogram algorithm LightGBM popularised (`docs/adr/0009-own-lambdamart.md`
+//! histogram algorithm LightGBM popularised (`docs/adr/0012-own-gradient-boosting.md`
 //! says why not a crate): features binned once ([`bins`]), trees grown
 //! leaf-wise from per-bin gradient sums ([`learner`]), the objective a
 //! plug-in that only produces gradients ([`objective`]).

