@@ -5,7 +5,8 @@
 //! [`SearchConfig`](hyrank_index::SearchConfig) says) and looks up the
 //! products' fields. The models score candidates behind one small [`Ranker`]
 //! trait; [`gbdt`] is gradient-boosted trees (LambdaMART and a binary
-//! objective); [`registry`] keeps model versions and the champion pointer;
+//! objective), [`linear`] logistic regression, [`artefact`] their checked
+//! model files; [`registry`] keeps model versions and the champion pointer;
 //! [`rerank`] holds the last stage's steps (MMR diversity, near-duplicate
 //! removal, sponsored slots). Features with one code path for training and
 //! serving, the point-in-time feature store and the other models come next,
@@ -26,13 +27,16 @@
 //! Dependency rule (see `docs/architecture.md` in the shared docs): data ← index ←
 //! ranker; data ← eval; {ranker, eval} ← {training, experiment, api} ← the `hyrank` binary.
 
+pub mod artefact;
 pub mod error;
 pub mod gbdt;
+pub mod linear;
 pub mod model;
 pub mod pipeline;
 pub mod registry;
 pub mod rerank;
 
+pub use artefact::ModelArtefact;
 pub use error::{Error, Result};
 pub use model::Ranker;
 pub use pipeline::{Page, PageHit, Pipeline, PipelinePolicy};

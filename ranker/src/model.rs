@@ -2,6 +2,7 @@
 
 use crate::error::Result;
 use crate::gbdt::{FeatureMatrix, GbdtModel};
+use crate::linear::LogisticModel;
 
 /// A model that scores a list of candidates in one call.
 ///
@@ -25,6 +26,20 @@ impl Ranker for GbdtModel {
             crate::gbdt::Objective::LambdaRank => "lambdamart",
             crate::gbdt::Objective::Binary => "gbdt-binary",
         }
+    }
+
+    fn num_features(&self) -> usize {
+        self.num_features
+    }
+
+    fn score(&self, x: &FeatureMatrix) -> Result<Vec<f64>> {
+        self.predict(x)
+    }
+}
+
+impl Ranker for LogisticModel {
+    fn name(&self) -> &str {
+        "lr"
     }
 
     fn num_features(&self) -> usize {

@@ -27,10 +27,10 @@ use std::time::Duration;
 use hyrank_data::fsio::{sync_dir, write_atomic, DirLock};
 use hyrank_data::Timestamp;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+use crate::artefact::{hex_sha256, ModelArtefact};
 use crate::error::{Error, Result};
-use crate::gbdt::GbdtModel;
+use crate::model::Ranker;
 
 /// The artefact's file name inside a version.
 pub const ARTEFACT: &str = "model.json";
@@ -105,7 +105,7 @@ pub struct NewVersion {
     /// The id to use; `None` for the next `vNNNN`.
     pub id: Option<String>,
     /// The model.
-    pub model: GbdtModel,
+    pub model: ModelArtefact,
     /// The features it reads.
     pub features: FeatureSchema,
     /// The training data.
@@ -150,17 +150,10 @@ pub struct Registry {
     root: PathBuf,
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// sha256 of a file's bytes, lower-case hex (the data hash of a manifest).
 pub fn file_sha256(path: &Path) -> Result<String> {
     let bytes = fs::read(path).map_err(|e| hyrank_data::Error::io(path, e))?;
-    Ok(sha256_hex(&bytes))
+    Ok(hex_sha256(&bytes))
 }
 
 fn now() -> Timestamp {
@@ -248,11 +241,11 @@ impl Registry {
 
     /// Loads a version's model, checking the artefact against the manifest's
     /// checksum (and its own header), and its width against the schema.
-    pub fn load(&self, id: &str) -> Result<(Manifest, GbdtModel)> {
+    pub fn load(&self, id: &str) -> Result<(Manifest, ModelArtefact)> {
         let manifest = self.show(id)?;
         let path = self.version_dir(&manifest.id).join(ARTEFACT);
         let bytes = fs::read(&path).map_err(|e| hyrank_data::Error::io(&path, e))?;
-        let found = sha256_hex(&bytes);
+        let found = hex_sha256(&bytes);
         if found != manifest.artefact_sha256 {
             return Err(Error::Model {
                 path,
@@ -262,13 +255,14 @@ impl Registry {
                 ),
             });
         }
-        let model = GbdtModel::from_bytes(&bytes, &path)?;
-        if model.num_features != manifest.features.count {
+        let model = ModelArtefact::from_bytes(&bytes, &path)?;
+        if model.num_features() != manifest.features.count {
             return Err(Error::Model {
                 path,
                 message: format!(
                     "the model reads {} features, its manifest's schema {}",
-                    model.num_features, manifest.features.count
+                    model.num_features(),
+                    manifest.features.count
                 ),
             });
         }
@@ -379,12 +373,16 @@ impl Registry {
         let bytes = v.model.to_bytes();
         let manifest = Manifest {
             id: id.clone(),
-            kind: crate::model::Ranker::name(&v.model).to_owned(),
+            kind: v.model.name().to_owned(),
             created: now(),
-            artefact_sha256: sha256_hex(&bytes),
+            artefact_sha256: hex_sha256(&bytes),
             features: v.features,
             training: v.training,
-            params: serde_json::to_value(&v.model.params).expect("params serialise"),
+            params: match &v.model {
+                ModelArtefact::Gbdt(m) => serde_json::to_value(&m.params),
+                ModelArtefact::Logistic(m) => serde_json::to_value(m.params),
+            }
+            .expect("params serialise"),
             metrics: v.metrics,
             code_version: env!("CARGO_PKG_VERSION").to_owned(),
         };

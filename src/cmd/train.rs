@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use hyrank_data::formats::letor::write_scores;
-use hyrank_ranker::gbdt::{GbdtModel, GbdtParams, Objective};
+use hyrank_ranker::gbdt::{GbdtParams, Objective};
+use hyrank_ranker::linear::LogisticParams;
 use hyrank_ranker::registry::{file_sha256, FeatureSchema, NewVersion, Registry};
-use hyrank_training::{predict_letor, train_letor, LetorTrainOptions, LetorTrainReport};
+use hyrank_ranker::{ModelArtefact, Ranker};
+use hyrank_training::{predict_letor, train_letor, train_letor_logistic, LetorTrainOptions};
 
 use super::data::progress_bar;
 
@@ -25,6 +27,15 @@ pub enum ObjectiveArg {
     Lambdarank,
     /// Gradient-boosted logistic regression: 0/1 labels (clicks, purchases).
     Binary,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ModelArg {
+    /// Gradient-boosted trees (LambdaMART, or binary with --objective binary).
+    Gbdt,
+    /// Logistic regression (L2, Newton's method): 0/1 labels, or graded
+    /// labels cut at --binarize-at.
+    Lr,
 }
 
 #[derive(Debug, Args)]
@@ -56,9 +67,18 @@ pub struct TrainArgs {
     /// LightGBM's names); the flags below override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// The loss.
+    /// The model family.
+    #[arg(long, value_enum, default_value = "gbdt")]
+    pub model: ModelArg,
+    /// The loss (gbdt).
     #[arg(long, value_enum)]
     pub objective: Option<ObjectiveArg>,
+    /// L2 penalty on the standardised coefficients (lr).
+    #[arg(long, default_value_t = 1.0)]
+    pub l2: f64,
+    /// A label at least this becomes 1, below it 0 (lr).
+    #[arg(long, default_value_t = 1.0)]
+    pub binarize_at: f32,
     /// Boosting rounds [default: 100].
     #[arg(long)]
     pub trees: Option<usize>,
@@ -148,6 +168,9 @@ fn params(a: &TrainArgs) -> Result<GbdtParams> {
 
 pub fn run_train(a: TrainArgs) -> Result<()> {
     let FeatureFormat::Letor = a.format;
+    if a.model == ModelArg::Lr {
+        return run_train_lr(&a);
+    }
     let opts = LetorTrainOptions {
         params: params(&a)?,
         valid: a.valid.clone(),
@@ -167,8 +190,26 @@ pub fn run_train(a: TrainArgs) -> Result<()> {
     if let Some(out) = &a.out {
         report.model.save(out)?;
     }
+    let mut metrics = std::collections::BTreeMap::new();
+    if let Some(last) = report.valid_ndcg.last() {
+        let kept = report
+            .best_round
+            .map_or(*last, |b| report.valid_ndcg[b - 1]);
+        metrics.insert(format!("valid_ndcg@{}", a.eval_at), kept);
+    }
     let registered = match &a.registry {
-        Some(dir) => Some(register(dir, &a, &report)?),
+        Some(dir) => Some(register(
+            dir,
+            &a,
+            ModelArtefact::Gbdt(report.model.clone()),
+            serde_json::json!({
+                "rows": report.rows,
+                "queries": report.queries,
+                "trees": report.model.trees.len(),
+                "best_round": report.best_round,
+            }),
+            metrics,
+        )?),
         None => None,
     };
     if a.json {
@@ -213,7 +254,99 @@ pub fn run_train(a: TrainArgs) -> Result<()> {
     Ok(())
 }
 
-fn register(dir: &Path, a: &TrainArgs, report: &LetorTrainReport) -> Result<String> {
+fn run_train_lr(a: &TrainArgs) -> Result<()> {
+    let params = LogisticParams {
+        l2: a.l2,
+        ..LogisticParams::default()
+    };
+    let report = train_letor_logistic(
+        &a.train,
+        a.valid.as_deref(),
+        &params,
+        a.binarize_at,
+        a.eval_at,
+    )?;
+    let model = ModelArtefact::Logistic(report.model.clone());
+    if let Some(out) = &a.out {
+        model.save(out)?;
+    }
+    let mut metrics =
+        std::collections::BTreeMap::from([("train_log_loss".to_owned(), report.train_log_loss)]);
+    if let Some(v) = report.valid_ndcg {
+        metrics.insert(format!("valid_ndcg@{}", a.eval_at), v);
+    }
+    let registered = match &a.registry {
+        Some(dir) => Some(register(
+            dir,
+            a,
+            model,
+            serde_json::json!({
+                "rows": report.rows,
+                "queries": report.queries,
+                "positives": report.positives,
+                "binarize_at": a.binarize_at,
+                "iterations": report.iterations,
+            }),
+            metrics,
+        )?),
+        None => None,
+    };
+    let (intercept, coef) = report.model.raw_coefficients();
+    if a.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["intercept"] = serde_json::json!(intercept);
+        v["coefficients"] = serde_json::json!(coef);
+        v["standardised_coefficients"] = serde_json::json!(report.model.coef);
+        println!("{v}");
+        return Ok(());
+    }
+    println!(
+        "trained lr on {} rows ({} positive at label >= {}), {} features: {} Newton steps{} in {:.2} s (+{:.2} s reading); train log-loss {:.4}",
+        report.rows,
+        report.positives,
+        a.binarize_at,
+        report.features,
+        report.iterations,
+        if report.converged { "" } else { " (not converged)" },
+        report.train_seconds,
+        report.load_seconds,
+        report.train_log_loss
+    );
+    if let Some(v) = report.valid_ndcg {
+        println!("validation ndcg@{} (exponential gain) {v:.4}", a.eval_at);
+    }
+    let mut order: Vec<usize> = (0..coef.len()).collect();
+    order.sort_by(|&x, &y| {
+        report.model.coef[y]
+            .abs()
+            .total_cmp(&report.model.coef[x].abs())
+    });
+    println!(
+        "intercept {intercept:.4}; largest standardised coefficients (feature: standardised, raw):"
+    );
+    for &f in order
+        .iter()
+        .take(10)
+        .filter(|&&f| report.model.coef[f] != 0.0)
+    {
+        println!("  {f:>5}: {:+.4}  {:+.6}", report.model.coef[f], coef[f]);
+    }
+    if let Some(out) = &a.out {
+        println!("wrote {}", out.display());
+    }
+    if let (Some(dir), Some(id)) = (&a.registry, registered) {
+        println!("registered as {id} in {}", dir.display());
+    }
+    Ok(())
+}
+
+fn register(
+    dir: &Path,
+    a: &TrainArgs,
+    model: ModelArtefact,
+    details: serde_json::Value,
+    metrics: std::collections::BTreeMap<String, f64>,
+) -> Result<String> {
     let reg = Registry::open(dir)?;
     let mut files = vec![
         serde_json::json!({"role": "train", "path": a.train, "sha256": file_sha256(&a.train)?}),
@@ -221,31 +354,22 @@ fn register(dir: &Path, a: &TrainArgs, report: &LetorTrainReport) -> Result<Stri
     if let Some(v) = &a.valid {
         files.push(serde_json::json!({"role": "valid", "path": v, "sha256": file_sha256(v)?}));
     }
-    let mut metrics = std::collections::BTreeMap::new();
-    if let Some(last) = report.valid_ndcg.last() {
-        let kept = report
-            .best_round
-            .map_or(*last, |b| report.valid_ndcg[b - 1]);
-        metrics.insert(format!("valid_ndcg@{}", a.eval_at), kept);
+    let mut training = serde_json::json!({"format": "letor", "files": files});
+    if let (Some(t), Some(d)) = (training.as_object_mut(), details.as_object()) {
+        t.extend(d.clone());
     }
+    let count = model.num_features();
     let m = reg.register(
         NewVersion {
             id: a.id.clone(),
-            model: report.model.clone(),
+            model,
             features: FeatureSchema {
                 source: "letor".into(),
                 version: 0,
-                count: report.features,
+                count,
                 names: Vec::new(),
             },
-            training: serde_json::json!({
-                "format": "letor",
-                "files": files,
-                "rows": report.rows,
-                "queries": report.queries,
-                "trees": report.model.trees.len(),
-                "best_round": report.best_round,
-            }),
+            training,
             metrics,
         },
         &a.reason,
@@ -257,14 +381,14 @@ pub fn run_predict(a: PredictArgs) -> Result<()> {
     let FeatureFormat::Letor = a.format;
     let model = match &a.registry {
         Some(dir) => super::model::open_existing(dir)?.load(&a.model)?.1,
-        None => GbdtModel::load(Path::new(&a.model))?,
+        None => ModelArtefact::load(Path::new(&a.model))?,
     };
     let (scores, ignored) = predict_letor(&model, &a.input)?;
     write_scores(&a.out, &scores)?;
     eprintln!(
-        "scored {} rows with {} trees into {}",
+        "scored {} rows with the {} model into {}",
         scores.len(),
-        model.trees.len(),
+        model.name(),
         a.out.display()
     );
     if ignored > 0 {

@@ -185,8 +185,49 @@ fn the_registry_keeps_versions_and_moves_the_champion() {
         ]);
         assert!(printed.contains("registered as v000"), "{printed}");
     }
+    let printed = ok(&[
+        "train",
+        "--format",
+        "letor",
+        "--model",
+        "lr",
+        "--train",
+        d,
+        "--registry",
+        r,
+        "--id",
+        "lr-1",
+    ]);
+    assert!(
+        printed.contains("largest standardised coefficients"),
+        "{printed}"
+    );
     let listed = ok(&["model", "list", "--registry", r]);
-    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert_eq!(listed.lines().count(), 3, "{listed}");
+    assert!(
+        listed.contains("lr-1") && listed.contains(" lr "),
+        "{listed}"
+    );
+    let lr_scores = dir.path().join("lr.txt");
+    let predict = |model: &str, out: &std::path::Path| {
+        let args = [
+            "predict",
+            "--format",
+            "letor",
+            "--registry",
+            r,
+            "--model",
+            model,
+        ];
+        let mut v: Vec<&str> = args.to_vec();
+        v.extend(["--input", d, "--out", out.to_str().unwrap()]);
+        ok(&v)
+    };
+    predict("lr-1", &lr_scores);
+    assert_eq!(
+        std::fs::read_to_string(&lr_scores).unwrap().lines().count(),
+        4
+    );
     assert!(!listed.contains('*'), "no champion yet: {listed}");
     ok(&[
         "model",
@@ -209,19 +250,7 @@ fn the_registry_keeps_versions_and_moves_the_champion() {
 
     // The champion scores as the same model read from its file.
     let (a, b) = (dir.path().join("a.txt"), dir.path().join("b.txt"));
-    ok(&[
-        "predict",
-        "--format",
-        "letor",
-        "--registry",
-        r,
-        "--model",
-        "champion",
-        "--input",
-        d,
-        "--out",
-        a.to_str().unwrap(),
-    ]);
+    predict("champion", &a);
     let file = reg.join("versions/v0002/model.json");
     ok(&[
         "predict",
@@ -252,7 +281,7 @@ fn the_registry_keeps_versions_and_moves_the_champion() {
         .collect();
     assert_eq!(
         actions,
-        ["register", "register", "promote", "promote", "rollback"],
+        ["register", "register", "register", "promote", "promote", "rollback"],
         "{audit}"
     );
     assert!(audit.contains("worse online"));

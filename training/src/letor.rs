@@ -10,6 +10,8 @@ use hyrank_eval::measures::ndcg;
 use hyrank_eval::prepare::Judged;
 use hyrank_eval::Gain;
 use hyrank_ranker::gbdt::{self, FeatureMatrix, GbdtModel, GbdtParams, RankingData};
+use hyrank_ranker::linear::{log_loss, LogisticModel, LogisticParams};
+use hyrank_ranker::Ranker;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -142,6 +144,18 @@ pub fn mean_ndcg(data: &RankingData, scores: &[f64], k: usize) -> f64 {
     }
 }
 
+/// A training file's rows and groups; no rows is an error.
+fn read_training_set(train: &Path) -> Result<LetorSet> {
+    let set = read_letor_set(train, None)?;
+    if set.rows.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "{}: no rows to train on",
+            train.display()
+        )));
+    }
+    Ok(set)
+}
+
 /// Trains on a LETOR file; `progress` sees every round.
 pub fn train_letor(
     train: &Path,
@@ -154,13 +168,7 @@ pub fn train_letor(
         ));
     }
     let started = Instant::now();
-    let set = read_letor_set(train, None)?;
-    if set.rows.is_empty() {
-        return Err(Error::InvalidArgument(format!(
-            "{}: no rows to train on",
-            train.display()
-        )));
-    }
+    let set = read_training_set(train)?;
     let objective = opts.params.objective;
     if let Some((r, why)) = set
         .rows
@@ -242,10 +250,90 @@ pub fn train_letor(
 /// Scores every row of a LETOR file with a model, in file order (no
 /// groups needed); also returns how many values had a feature index the
 /// model does not know.
-pub fn predict_letor(model: &GbdtModel, input: &Path) -> Result<(Vec<f64>, usize)> {
+pub fn predict_letor(model: &dyn Ranker, input: &Path) -> Result<(Vec<f64>, usize)> {
     let rows = read_letor(input)?;
-    let (x, ignored) = dense_rows(&rows, model.num_features)?;
-    Ok((model.predict(&x)?, ignored))
+    let (x, ignored) = dense_rows(&rows, model.num_features())?;
+    Ok((model.score(&x)?, ignored))
+}
+
+/// What [`train_letor_logistic`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogisticTrainReport {
+    /// The model.
+    #[serde(skip)]
+    pub model: LogisticModel,
+    /// Training rows.
+    pub rows: usize,
+    /// Query groups in the training file.
+    pub queries: usize,
+    /// Feature columns.
+    pub features: usize,
+    /// Rows labelled 1 after `binarize_at`.
+    pub positives: usize,
+    /// Newton steps, and whether they converged.
+    pub iterations: usize,
+    /// Whether the fit converged.
+    pub converged: bool,
+    /// Mean log-loss on the training rows.
+    pub train_log_loss: f64,
+    /// Validation nDCG@eval_at of the logits (graded labels as given).
+    pub valid_ndcg: Option<f64>,
+    /// Seconds to read and convert the files.
+    pub load_seconds: f64,
+    /// Seconds of fitting.
+    pub train_seconds: f64,
+}
+
+/// Fits logistic regression on a LETOR file; labels become 1 when at least
+/// `binarize_at` (give 1 for 0/1 labels), the validation file keeps its
+/// grades for nDCG.
+pub fn train_letor_logistic(
+    train: &Path,
+    valid: Option<&Path>,
+    params: &LogisticParams,
+    binarize_at: f32,
+    eval_at: usize,
+) -> Result<LogisticTrainReport> {
+    let started = Instant::now();
+    let set = read_training_set(train)?;
+    let features = set.num_features();
+    let (data, _) = to_ranking_data(&set, features)?;
+    let labels: Vec<f32> = data
+        .labels
+        .iter()
+        .map(|&l| if l >= binarize_at { 1.0 } else { 0.0 })
+        .collect();
+    let valid = match valid {
+        Some(p) => Some(to_ranking_data(&read_letor_set(p, None)?, features)?.0),
+        None => None,
+    };
+    let load_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let model = LogisticModel::fit(&data.x, &labels, params).map_err(|e| match e {
+        hyrank_ranker::Error::InvalidArgument(m) => {
+            Error::InvalidArgument(format!("{}: {m}", train.display()))
+        }
+        other => other.into(),
+    })?;
+    let train_seconds = started.elapsed().as_secs_f64();
+    let logits = model.predict(&data.x)?;
+    let valid_ndcg = match &valid {
+        Some(v) => Some(mean_ndcg(v, &model.predict(&v.x)?, eval_at)),
+        None => None,
+    };
+    Ok(LogisticTrainReport {
+        rows: data.x.rows(),
+        queries: data.num_groups(),
+        features,
+        positives: labels.iter().filter(|&&l| l == 1.0).count(),
+        iterations: model.iterations,
+        converged: model.converged,
+        train_log_loss: log_loss(&logits, &labels),
+        valid_ndcg,
+        load_seconds,
+        train_seconds,
+        model,
+    })
 }
 
 #[cfg(test)]

@@ -16,5 +16,8 @@ pub mod letor;
 pub mod tune;
 
 pub use error::{Error, Result};
-pub use letor::{predict_letor, train_letor, LetorTrainOptions, LetorTrainReport};
+pub use letor::{
+    predict_letor, train_letor, train_letor_logistic, LetorTrainOptions, LetorTrainReport,
+    LogisticTrainReport,
+};
 pub use tune::{tune, TuneOptions, TuneReport};

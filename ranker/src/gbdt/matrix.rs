@@ -58,6 +58,18 @@ impl FeatureMatrix {
         self.cols
     }
 
+    /// An error unless rows have exactly `features` columns (what a model reads).
+    pub fn check_width(&self, features: usize) -> Result<()> {
+        if self.cols == features {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument(format!(
+                "rows have {} features, the model needs {features}",
+                self.cols
+            )))
+        }
+    }
+
     /// One row.
     pub fn row(&self, r: usize) -> &[f32] {
         &self.values[r * self.cols..(r + 1) * self.cols]

@@ -23,7 +23,6 @@
 pub mod bins;
 pub mod learner;
 pub mod matrix;
-mod model_file;
 pub mod objective;
 pub mod tree;
 
@@ -178,13 +177,7 @@ impl GbdtModel {
     /// Raw scores of every row of `x`, in parallel.
     pub fn predict(&self, x: &FeatureMatrix) -> Result<Vec<f64>> {
         use rayon::prelude::*;
-        if x.cols() != self.num_features {
-            return Err(Error::InvalidArgument(format!(
-                "rows have {} features, the model needs {}",
-                x.cols(),
-                self.num_features
-            )));
-        }
+        x.check_width(self.num_features)?;
         Ok((0..x.rows())
             .into_par_iter()
             .map(|r| self.predict_row(x.row(r)))

@@ -1,7 +1,7 @@
 use super::*;
 use crate::gbdt::{train, FeatureMatrix, GbdtParams, RankingData};
 
-fn model(trees: usize) -> GbdtModel {
+fn model(trees: usize) -> ModelArtefact {
     let x = FeatureMatrix::new(
         2,
         vec![0.1, 5.0, 1.2, 3.0, 2.1, 4.0, 0.0, 1.0, 2.2, 2.0, 0.9, 3.0],
@@ -18,7 +18,7 @@ fn model(trees: usize) -> GbdtModel {
         min_data_in_bin: 1,
         ..GbdtParams::default()
     };
-    train(&data, &params, |_| true).unwrap()
+    ModelArtefact::Gbdt(train(&data, &params, |_| true).unwrap())
 }
 
 fn version(id: Option<&str>, trees: usize) -> NewVersion {
@@ -57,7 +57,10 @@ fn versions_get_ids_and_promote_and_rollback_move_the_champion() {
         (p.champion.as_deref(), p.history.clone()),
         (Some("exp-1.b"), vec!["v0001".to_owned()])
     );
-    assert_eq!(reg.load("champion").unwrap().1.trees.len(), 4);
+    let ModelArtefact::Gbdt(champion) = reg.load("champion").unwrap().1 else {
+        panic!("a gbdt model")
+    };
+    assert_eq!(champion.trees.len(), 4);
     assert!(matches!(
         reg.promote("exp-1.b", "again"),
         Err(Error::Conflict(_))

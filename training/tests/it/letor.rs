@@ -103,3 +103,38 @@ fn bad_feature_files_name_the_line() {
         .to_string();
     assert!(e.contains("bad.txt:2:1") && e.contains("grade"), "{e}");
 }
+
+#[test]
+fn logistic_regression_is_a_baseline_between_no_model_and_lambdamart() {
+    let (Some(train), Some(test)) = (sample("rank.train"), sample("rank.test")) else {
+        return;
+    };
+    let params = hyrank_ranker::linear::LogisticParams::default();
+    let lr = hyrank_training::train_letor_logistic(&train, Some(&test), &params, 1.0, 10).unwrap();
+    assert!(lr.converged, "{} steps", lr.iterations);
+    assert_eq!(lr.positives, 2360, "labels >= 1");
+    let lr_ndcg = lr.valid_ndcg.unwrap();
+    let gbdt = train_letor(
+        &train,
+        &LetorTrainOptions {
+            valid: Some(test.clone()),
+            ..LetorTrainOptions::default()
+        },
+        |_| {},
+    )
+    .unwrap();
+    let lambdamart = *gbdt.valid_ndcg.last().unwrap();
+    // No model at all: the file order.
+    let te = read_letor_set(&test, None).unwrap();
+    let (te, _) = to_ranking_data(&te, lr.features).unwrap();
+    let file_order: Vec<f64> = (0..te.x.rows()).map(|r| -(r as f64)).collect();
+    let unranked = mean_ndcg(&te, &file_order, 10);
+    assert!(
+        lr_ndcg < lambdamart,
+        "lr {lr_ndcg:.4} vs lambdamart {lambdamart:.4}"
+    );
+    assert!(
+        lr_ndcg > unranked + 0.05,
+        "lr {lr_ndcg:.4} vs file order {unranked:.4}"
+    );
+}
