@@ -22,7 +22,7 @@
 //! ```
 //!
 //! Modules: [`measures`] (pure functions with formulas and sources),
-//! [`prepare`] (qrels and runs into per-query judged lists), [`evaluate`]
+//! [`prepare`] (qrels and runs into per-query judged lists), [`evaluate`](mod@evaluate)
 //! (measure names, aggregation, trec_eval's output layout),
 //! [`files`] (run files against a qrels file), [`significance`] (paired
 //! tests and confidence intervals),

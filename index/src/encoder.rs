@@ -7,7 +7,7 @@
 //! (see the shared docs' dependencies.md: fixed padding costs ~10x).
 //!
 //! Two forward passes over the same weights ([`EncoderBackend`]): candle's
-//! `BertModel` (the reference) and [`crate::bert`]'s fused one (the default:
+//! `BertModel` (the reference) and `bert`'s fused one (the default:
 //! packed tokens, faer products, fused element-wise steps; ADR 0007). Tests
 //! hold them to each other and the real model to an independent reference.
 
@@ -24,7 +24,7 @@ use crate::model::sha256_file;
 /// Which forward pass encodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum EncoderBackend {
-    /// [`crate::bert`]: packed tokens, faer, fused element-wise steps.
+    /// `bert`: packed tokens, faer, fused element-wise steps.
     #[default]
     Fused,
     /// candle-transformers' `BertModel` over padded batches (the reference).

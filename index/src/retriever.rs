@@ -44,7 +44,7 @@ pub struct Candidate {
 ///
 /// Contract: at most `k` candidates, best first, distinct documents, each
 /// passing `filter`; every candidate carries the per-retriever scores that
-/// produced it. Errors: [`Error::InvalidArgument`] for bad parameters.
+/// produced it. Errors: [`Error::InvalidArgument`](crate::Error::InvalidArgument) for bad parameters.
 pub trait Retriever: Send + Sync {
     /// Name used in run files and reports (`bm25`, `dense`, `hybrid-rrf`, ...).
     fn name(&self) -> &str;
@@ -331,7 +331,7 @@ impl Default for RetrieverSpec {
 }
 
 impl RetrieverSpec {
-    /// The retriever over `index`. Errors: [`Error::InvalidArgument`] for
+    /// The retriever over `index`. Errors: [`Error::InvalidArgument`](crate::Error::InvalidArgument) for
     /// invalid fusion parameters (checked here, before any query) and, for
     /// dense and hybrid modes, an index without vectors or without a model.
     pub fn build(&self, index: Arc<SearchIndex>) -> Result<Box<dyn Retriever>> {

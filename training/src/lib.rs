@@ -1,7 +1,7 @@
 //! `hyrank-training`: fitting against judgments and logs, with out-of-sample
 //! numbers.
 //!
-//! Today: [`tune`], retrieval tuned on judgment lists with k-fold
+//! Today: [`tune`](mod@tune), retrieval tuned on judgment lists with k-fold
 //! cross-validation (field boosts, fusion, weights, RRF k, normalisation,
 //! depth); [`letor`], LambdaMART (or a binary GBDT) trained and applied on
 //! LETOR feature files as LightGBM's CLI does, with validation and early

@@ -13,7 +13,7 @@
 //!   same rows in half precision, or in int8 with one scale per dimension
 //!   (`x ≈ q · scale_d / 127`). Searches scan the compact copy and re-score
 //!   their best `rescore` × k candidates exactly from the f32 matrix.
-//! - `hnsw.bin` (optional): an HNSW graph over the rows ([`crate::hnsw`],
+//! - `hnsw.bin` (optional): an HNSW graph over the rows (`hnsw`,
 //!   ADR 0006); deleted rows stay in it as waypoints, never in results.
 //! - `config.json`: [`VectorConfig`] and the row count.
 //!
@@ -21,8 +21,8 @@
 //! matrix products over blocks of rows, then a top-k per query. A row-major
 //! rows × d matrix is a column-major d × rows one, so faer reads it in place.
 //!
-//! The files: [`files`] (writing and opening a folder), [`apply`]
-//! (incremental updates), [`search`] (exact scans and graph walks over the
+//! The files: `files.rs` (writing and opening a folder), `apply.rs`
+//! (incremental updates), `search.rs` (exact scans and graph walks over the
 //! f32 or compact rows).
 
 mod apply;
