@@ -16,6 +16,9 @@
 //! - [`retriever`]: the `Retriever` trait, the index folder, and the BM25, dense
 //!   and hybrid retrievers; every candidate explains each retriever's score.
 //!   Index builds are incremental and publish generations atomically.
+//! - [`product_scores`]: both retrievers' scores for given products (BM25 for
+//!   that document, cosine to its vector), returned or not: the retrieval
+//!   features of a (query, product) pair.
 //!
 //! ```
 //! use hyrank_index::fusion::rrf;
@@ -42,6 +45,7 @@ mod hnsw;
 mod huge;
 mod kernels;
 pub mod model;
+pub mod product_scores;
 pub mod retriever;
 pub mod vectors;
 
@@ -51,6 +55,7 @@ pub use encoder::{Encoder, EncoderBackend, EncoderConfig, MatmulKernel};
 pub use error::{Error, Result};
 pub use fusion::{Fusion, Normalization};
 pub use kernels::UNSAFE_SITES;
+pub use product_scores::ProductScores;
 pub use retriever::{
     Bm25Retriever, BuildOptions, BuildReport, Candidate, DenseRetriever, EmbedText,
     HybridRetriever, Manifest, Mode, OpenOptions, Retriever, RetrieverSpec, SearchIndex,

@@ -32,6 +32,18 @@ fn catalogue() -> Vec<Product> {
         .collect()
 }
 
+/// Builds the test catalogue into `dir` with vectors.
+fn build_catalogue(dir: &std::path::Path, enc: &Encoder) {
+    SearchIndex::build(
+        dir,
+        &catalogue(),
+        Some(enc),
+        BuildOptions::default(),
+        &|_, _| {},
+    )
+    .unwrap();
+}
+
 #[test]
 fn build_search_explain_filter_and_cache() {
     let dir = tempfile::tempdir().unwrap();
@@ -237,14 +249,7 @@ fn incremental_builds_and_killed_builds() {
     // A build that dies while encoding (here: a panic in the progress
     // callback) leaves generation 1 in place and readable.
     let idx_dir = dir.path().join("killed");
-    SearchIndex::build(
-        &idx_dir,
-        &catalogue(),
-        Some(&enc),
-        BuildOptions::default(),
-        &|_, _| {},
-    )
-    .unwrap();
+    build_catalogue(&idx_dir, &enc);
     let mut bigger = catalogue();
     for i in 0..300 {
         bigger.push(hyrank_data::Product::new(
@@ -312,4 +317,54 @@ fn incremental_builds_and_killed_builds() {
             .generation,
         2
     );
+}
+
+#[test]
+fn given_products_get_the_scores_their_retrieval_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    write_tiny_bert(&model, WORDS).unwrap();
+    let enc = Encoder::load(&model, EncoderConfig::default()).unwrap();
+    let idx_dir = dir.path().join("index");
+    build_catalogue(&idx_dir, &enc);
+    let index = SearchIndex::open(&idx_dir, Some(enc)).unwrap();
+    let none = Filter::default();
+    let query = "grey sofa";
+    let bm25 = index.bm25.search(query, 10, &none).unwrap();
+    let dense = &index.dense_lists(&[query], 10, &none, None).unwrap()[0];
+    let all: Vec<hyrank_data::DocId> = ["p1", "p2", "p3", "p4", "p5", "nope"]
+        .iter()
+        .map(|&s| s.into())
+        .collect();
+    let scores = index.score_products(query, &all, None).unwrap();
+    for (id, s) in all.iter().zip(&scores) {
+        match bm25.iter().find(|(d, _)| d == id) {
+            Some((_, b)) => assert!((s.bm25.unwrap() - b).abs() < 1e-5, "{id}: {s:?} vs {b}"),
+            // Not returned: in the index but matching no term, or absent.
+            None if id.as_str() == "nope" => assert_eq!(s.bm25, None),
+            None => assert_eq!(s.bm25, Some(0.0), "{id}"),
+        }
+        match dense.iter().find(|(d, _)| d == id) {
+            Some((_, c)) => assert!((s.cosine.unwrap() - c).abs() < 1e-4, "{id}: {s:?} vs {c}"),
+            None => assert_eq!(s.cosine, None, "{id}"),
+        }
+    }
+    // p3 ("steel kettle") matches no term of the query but still has a dense score.
+    assert_eq!(scores[2].bm25, Some(0.0));
+    assert!(scores[2].cosine.is_some());
+    // Other field boosts change BM25 as a search with them would.
+    let title_only = hyrank_index::FieldBoosts::parse("title^1").unwrap();
+    let boosted = index
+        .score_products(query, &all[..1], Some(&title_only))
+        .unwrap();
+    let searched = index
+        .bm25_lists(&[query], 10, &none, Some(&title_only))
+        .unwrap();
+    let p1 = searched[0]
+        .iter()
+        .find(|(d, _)| d.as_str() == "p1")
+        .unwrap()
+        .1;
+    assert!((boosted[0].bm25.unwrap() - p1).abs() < 1e-5);
+    assert!(index.score_products(query, &[], None).unwrap().is_empty());
 }
