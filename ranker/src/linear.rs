@@ -19,6 +19,9 @@ use crate::error::{Error, Result};
 use crate::gbdt::objective::sigmoid;
 use crate::gbdt::FeatureMatrix;
 
+/// The most features a fit takes (the Newton system holds features² values).
+pub const MAX_FEATURES: usize = 10_000;
+
 /// How the regression is fitted.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -90,6 +93,11 @@ impl LogisticModel {
         }
         if n == 0 {
             return Err(Error::InvalidArgument("no training rows".into()));
+        }
+        if d > MAX_FEATURES {
+            return Err(Error::InvalidArgument(format!(
+                "{d} features: logistic regression here takes at most {MAX_FEATURES} (its Newton system is features²)"
+            )));
         }
         if !(params.l2 > 0.0 && params.l2.is_finite()) {
             return Err(Error::InvalidArgument(

@@ -156,6 +156,33 @@ fn read_training_set(train: &Path) -> Result<LetorSet> {
     Ok(set)
 }
 
+/// The most feature columns a dense training matrix gets.
+pub const MAX_FEATURES: usize = 100_000;
+/// The most values (rows × columns) a dense training matrix gets (4 GiB of f32).
+pub const MAX_VALUES: usize = 1 << 30;
+
+/// The training matrix's width; an error at the line whose feature index
+/// would make the dense matrix unreasonably large.
+fn dense_width(set: &LetorSet, path: &Path) -> Result<usize> {
+    let features = set.num_features();
+    if features > MAX_FEATURES || features.saturating_mul(set.rows.len()) > MAX_VALUES {
+        let (r, idx) = set
+            .rows
+            .iter()
+            .enumerate()
+            .filter_map(|(r, row)| row.features.last().map(|&(i, _)| (r, i)))
+            .max_by_key(|&(_, i)| i)
+            .unwrap_or((0, 0));
+        return Err(Error::InvalidArgument(format!(
+            "{}:{}: feature index {idx} makes a dense matrix of {} rows × {features} columns (at most {MAX_FEATURES} columns and {MAX_VALUES} values)",
+            path.display(),
+            set.lines.get(r).copied().unwrap_or(0),
+            set.rows.len()
+        )));
+    }
+    Ok(features)
+}
+
 /// Trains on a LETOR file; `progress` sees every round.
 pub fn train_letor(
     train: &Path,
@@ -183,7 +210,7 @@ pub fn train_letor(
             set.rows[r].label
         )));
     }
-    let features = set.num_features();
+    let features = dense_width(&set, train)?;
     let (data, _) = to_ranking_data(&set, features)?;
     let valid = match &opts.valid {
         Some(p) => {
@@ -251,6 +278,12 @@ pub fn train_letor(
 /// groups needed); also returns how many values had a feature index the
 /// model does not know.
 pub fn predict_letor(model: &dyn Ranker, input: &Path) -> Result<(Vec<f64>, usize)> {
+    if model.num_features() > MAX_FEATURES {
+        return Err(Error::InvalidArgument(format!(
+            "the model reads {} features, more than the {MAX_FEATURES} a dense matrix here takes",
+            model.num_features()
+        )));
+    }
     let rows = read_letor(input)?;
     let (x, ignored) = dense_rows(&rows, model.num_features())?;
     Ok((model.score(&x)?, ignored))
@@ -296,7 +329,7 @@ pub fn train_letor_logistic(
 ) -> Result<LogisticTrainReport> {
     let started = Instant::now();
     let set = read_training_set(train)?;
-    let features = set.num_features();
+    let features = dense_width(&set, train)?;
     let (data, _) = to_ranking_data(&set, features)?;
     let labels: Vec<f32> = data
         .labels

@@ -206,6 +206,12 @@ impl GbdtModel {
         if !self.init_score.is_finite() {
             return Err("init_score is not finite".into());
         }
+        if self.num_features > 1 << 24 {
+            return Err(format!(
+                "num_features {} is not a real width",
+                self.num_features
+            ));
+        }
         if !self.feature_names.is_empty() && self.feature_names.len() != self.num_features {
             return Err(format!(
                 "{} feature names for {} features",
@@ -254,7 +260,7 @@ pub fn train(
     let mut scores = vec![init_score; n];
     let (mut grad, mut hess) = (vec![0.0; n], vec![0.0; n]);
     let mut rng = SplitMix64(params.seed);
-    let mut trees = Vec::with_capacity(params.num_trees);
+    let mut trees = Vec::with_capacity(params.num_trees.min(10_000));
     for index in 0..params.num_trees {
         params
             .objective

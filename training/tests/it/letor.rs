@@ -92,6 +92,11 @@ fn bad_feature_files_name_the_line() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("bad.txt:2"), "{e}");
+    std::fs::write(&f, "1 qid:1 1:0.5\n2 qid:1 5000000:1\n").unwrap();
+    let e = train_letor(&f, &LetorTrainOptions::default(), |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("bad.txt:2") && e.contains("5000000"), "{e}");
     std::fs::write(&f, "").unwrap();
     let e = train_letor(&f, &LetorTrainOptions::default(), |_| {})
         .unwrap_err()
