@@ -460,6 +460,25 @@ impl Registry {
         self.swap("promote", &id, pointer, to, reason)
     }
 
+    /// The version with the highest value of `metric` in its manifest
+    /// (ties: the later one); an error naming the metric when no version
+    /// has it.
+    pub fn best_by(&self, metric: &str) -> Result<Manifest> {
+        self.list()?
+            .into_iter()
+            .filter(|m| m.metrics.get(metric).is_some_and(|v| v.is_finite()))
+            .fold(None, |best: Option<Manifest>, m| match best {
+                Some(b) if b.metrics[metric] > m.metrics[metric] => Some(b),
+                _ => Some(m),
+            })
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "no version in {} has the metric `{metric}`",
+                    self.root.display()
+                ))
+            })
+    }
+
     /// Restores the previous champion.
     pub fn rollback(&self, reason: &str) -> Result<Pointer> {
         let _lock = self.lock()?;

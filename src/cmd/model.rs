@@ -34,8 +34,13 @@ pub enum ModelCommand {
     },
     /// Make a version the champion (the previous one is kept for rollback).
     Promote {
-        /// Version id.
-        id: String,
+        /// Version id (or give --best).
+        #[arg(required_unless_present = "best", conflicts_with = "best")]
+        id: Option<String>,
+        /// Promote the version with the highest value of this training
+        /// metric (e.g. `valid_ndcg@10`).
+        #[arg(long)]
+        best: Option<String>,
         #[command(flatten)]
         registry: RegistryArg,
         /// Why (recorded in the audit log).
@@ -116,10 +121,26 @@ pub fn run(cmd: ModelCommand) -> Result<()> {
         }
         ModelCommand::Promote {
             id,
+            best,
             registry,
             reason,
         } => {
-            let p = open_existing(&registry.registry)?.promote(&id, &reason)?;
+            let reg = open_existing(&registry.registry)?;
+            let (id, reason) = match (id, best) {
+                (Some(id), _) => (id, reason),
+                (None, Some(metric)) => {
+                    let m = reg.best_by(&metric)?;
+                    let why = format!("best {metric} ({:.4}) of the registry", m.metrics[&metric]);
+                    let reason = if reason.is_empty() {
+                        why
+                    } else {
+                        format!("{reason}; {why}")
+                    };
+                    (m.id, reason)
+                }
+                (None, None) => anyhow::bail!("give a version id or --best METRIC"),
+            };
+            let p = reg.promote(&id, &reason)?;
             println!(
                 "champion: {} (previous: {})",
                 p.champion.unwrap_or_default(),

@@ -286,6 +286,9 @@ fn the_registry_keeps_versions_and_moves_the_champion() {
     );
     assert!(audit.contains("worse online"));
 
+    let no_metric = crate::hyrank(&["model", "promote", "--best", "auc", "--registry", r]);
+    assert_eq!(no_metric.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&no_metric.stderr).contains("metric `auc`"));
     let bad = crate::hyrank(&["model", "show", "../etc", "--registry", r]);
     assert_eq!(bad.status.code(), Some(2), "invalid id is invalid input");
     let missing = crate::hyrank(&["model", "promote", "v0042", "--registry", r]);

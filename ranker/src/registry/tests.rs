@@ -162,3 +162,16 @@ fn an_interrupted_swap_is_recorded_as_aborted() {
     let actions: Vec<String> = reg.audit().unwrap().into_iter().map(|e| e.action).collect();
     assert_eq!(&actions[3..], ["promote", "aborted", "promote"]);
 }
+
+#[test]
+fn the_best_version_by_a_metric_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = Registry::open(dir.path()).unwrap();
+    for (id, v) in [("a", 0.5), ("b", 0.7), ("c", 0.6)] {
+        let mut nv = version(Some(id), 1);
+        nv.metrics = BTreeMap::from([("valid_ndcg@10".to_owned(), v)]);
+        reg.register(nv, "").unwrap();
+    }
+    assert_eq!(reg.best_by("valid_ndcg@10").unwrap().id, "b");
+    assert!(matches!(reg.best_by("auc"), Err(Error::NotFound(_))));
+}
