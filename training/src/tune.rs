@@ -332,30 +332,23 @@ fn mean_of(values: &[f64], idx: &[usize]) -> f64 {
     idx.iter().map(|&i| values[i]).sum::<f64>() / idx.len() as f64
 }
 
-/// Coordinate ascent over the field boosts on the queries `idx`.
-fn tune_fields(lab: &mut Lab<'_>, start: &SearchConfig, idx: &[usize]) -> Result<SearchConfig> {
-    let mut cur = start.clone();
-    cur.mode = Mode::Bm25;
-    let base_fields = cur.fields.unwrap_or(lab.index.manifest.fields);
-    cur.fields = Some(base_fields);
+/// Coordinate ascent on the queries `idx`, from `cur`: for each of `axes`
+/// in turn, every setting `candidates(axis, &cur)` offers is scored, and a
+/// change is kept only when it raises the mean (by more than 1e-12); at most
+/// two passes, fewer when a pass moves nothing. Fewer comparisons than a full
+/// grid, so less of what the training folds reward is noise.
+fn ascend(
+    lab: &mut Lab<'_>,
+    mut cur: SearchConfig,
+    idx: &[usize],
+    axes: usize,
+    candidates: impl Fn(usize, &SearchConfig) -> Vec<SearchConfig>,
+) -> Result<SearchConfig> {
     let mut best = mean_of(&lab.eval(&cur)?, idx);
     for _pass in 0..2 {
         let mut moved = false;
-        for f in 0..FieldBoosts::NAMES.len() {
-            for v in BOOST_GRID {
-                let mut b = cur.fields.unwrap_or(base_fields).as_array();
-                if b[f] == v {
-                    continue;
-                }
-                b[f] = v;
-                let boosts = FieldBoosts::from_array(b);
-                if boosts.validate().is_err() {
-                    continue;
-                }
-                let cand = SearchConfig {
-                    fields: Some(boosts),
-                    ..cur.clone()
-                };
+        for axis in 0..axes {
+            for cand in candidates(axis, &cur) {
                 let m = mean_of(&lab.eval(&cand)?, idx);
                 if m > best + 1e-12 {
                     best = m;
@@ -369,6 +362,30 @@ fn tune_fields(lab: &mut Lab<'_>, start: &SearchConfig, idx: &[usize]) -> Result
         }
     }
     Ok(cur)
+}
+
+/// Coordinate ascent over the field boosts on the queries `idx`: each field
+/// in turn over [`BOOST_GRID`] (settings that fail validation skipped).
+fn tune_fields(lab: &mut Lab<'_>, start: &SearchConfig, idx: &[usize]) -> Result<SearchConfig> {
+    let mut cur = start.clone();
+    cur.mode = Mode::Bm25;
+    cur.fields = Some(cur.fields.unwrap_or(lab.index.manifest.fields));
+    ascend(lab, cur, idx, FieldBoosts::NAMES.len(), |f, cur| {
+        let now = cur.fields.expect("set above").as_array();
+        BOOST_GRID
+            .iter()
+            .filter(|&&v| now[f] != v)
+            .filter_map(|&v| {
+                let mut b = now;
+                b[f] = v;
+                let boosts = FieldBoosts::from_array(b);
+                boosts.validate().ok().map(|()| SearchConfig {
+                    fields: Some(boosts),
+                    ..cur.clone()
+                })
+            })
+            .collect()
+    })
 }
 
 /// The settings one hybrid axis tries, around `cur`: 0 the field boosts
@@ -423,37 +440,20 @@ fn hybrid_axis(
 }
 
 /// Coordinate ascent over the hybrid settings on the queries `idx`, from
-/// the base, one axis at a time ([`hybrid_axis`]); a change is kept only
-/// when it raises the mean; two passes. Fewer comparisons than a full grid,
-/// so less of what the training folds reward is noise.
+/// the base, one axis at a time ([`hybrid_axis`]).
 fn tune_hybrid(
     lab: &mut Lab<'_>,
     start: &SearchConfig,
     tuned_fields: Option<FieldBoosts>,
     idx: &[usize],
 ) -> Result<SearchConfig> {
-    let mut cur = SearchConfig {
+    let cur = SearchConfig {
         mode: Mode::Hybrid,
         ..start.clone()
     };
-    let mut best = mean_of(&lab.eval(&cur)?, idx);
-    for _pass in 0..2 {
-        let mut moved = false;
-        for axis in 0..4 {
-            for cand in hybrid_axis(axis, &cur, [start.fields, tuned_fields]) {
-                let m = mean_of(&lab.eval(&cand)?, idx);
-                if m > best + 1e-12 {
-                    best = m;
-                    cur = cand;
-                    moved = true;
-                }
-            }
-        }
-        if !moved {
-            break;
-        }
-    }
-    Ok(cur)
+    ascend(lab, cur, idx, 4, |axis, cur| {
+        hybrid_axis(axis, cur, [start.fields, tuned_fields])
+    })
 }
 
 /// The config of `mode` tuned on the queries `idx`.
