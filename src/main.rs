@@ -41,8 +41,12 @@ enum Command {
     /// Tune retrieval (field boosts, fusion, weights, depth) on judgments,
     /// with k-fold cross-validation; write the tuned search config.
     Tune(cmd::tune::TuneArgs),
-    /// Train a ranker on a feature file (LETOR), as LightGBM's CLI does.
+    /// Train a ranker: on the interaction log (--log, --index; lr,
+    /// lambdamart or mtl), or on a feature file (LETOR) as LightGBM's CLI does.
     Train(cmd::train::TrainArgs),
+    /// Write the training rows of a log (features as of each impression,
+    /// labels) as Parquet or LETOR.
+    Features(cmd::train_log::FeaturesArgs),
     /// Score a feature file with a trained model: one score a line.
     Predict(cmd::train::PredictArgs),
     /// Score TREC runs against qrels (trec_eval-conformant) and compare them.
@@ -86,6 +90,7 @@ fn main() {
         Command::Eval(a) => cmd::eval::run(a),
         Command::Train(a) => cmd::train::run_train(a),
         Command::Predict(a) => cmd::train::run_predict(a),
+        Command::Features(a) => cmd::train_log::run_features(a),
         Command::Bench(c) => cmd::bench::run(c),
     };
     if let Err(e) = result {

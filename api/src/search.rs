@@ -118,6 +118,8 @@ pub struct SearchResponse {
     pub retriever: String,
     /// The index generation that answered.
     pub generation: u64,
+    /// The model version that ranked the page (`null`: retrieval order).
+    pub ranker: Option<String>,
     /// Time spent retrieving (query encoding included), in milliseconds.
     pub took_ms: f64,
     /// Best first.
@@ -145,6 +147,10 @@ pub struct SearchHit {
     /// With `explain`, hybrid only: the fused score.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fused: Option<f32>,
+    /// With `explain`, when a model ranked: p_click, p_purchase, the final
+    /// score, the retrieval rank and the largest feature contributions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ranking: Option<hyrank_ranker::stage::HitRanking>,
 }
 
 /// One retriever's score and 1-based rank.
@@ -189,10 +195,10 @@ async fn search(state: AppState, req: SearchRequest) -> Result<SearchResponse> {
         .acquire_owned()
         .await
         .map_err(|e| Error::Unavailable(format!("search slots: {e}")))?;
-    let pipeline = Pipeline::new(state.index());
+    let pipeline = Pipeline::new(state.index()).with_ranker(state.ranker.clone());
     tokio::task::spawn_blocking(move || {
         let _slot = permit;
-        let page = pipeline.search(&req.q, &config)?;
+        let page = pipeline.search_explained(&req.q, &config, req.explain)?;
         Ok(respond(&req, &config, page))
     })
     .await
@@ -206,6 +212,7 @@ fn respond(req: &SearchRequest, config: &SearchConfig, page: Page) -> SearchResp
         q = %req.q,
         request_id = %page.request_id,
         retriever = page.retriever,
+        ranker = page.ranker.as_deref().unwrap_or("-"),
         k = config.k,
         results = page.hits.len(),
         took_ms,
@@ -229,6 +236,7 @@ fn respond(req: &SearchRequest, config: &SearchConfig, page: Page) -> SearchResp
         request_id: page.request_id.0,
         retriever: page.retriever,
         generation: page.generation,
+        ranker: page.ranker,
         took_ms,
         results: page.hits.into_iter().map(|h| hit(h, req.explain)).collect(),
         fusion,
@@ -252,6 +260,7 @@ fn hit(h: PageHit, explain: bool) -> SearchHit {
         bm25: exp(c.bm25),
         dense: exp(c.dense),
         fused: if explain { c.fused } else { None },
+        ranking: if explain { h.ranking } else { None },
     }
 }
 

@@ -9,6 +9,9 @@ use axum::http::{Method, Uri};
 use axum::routing::get;
 use axum::{Json, Router};
 use hyrank_index::{Manifest, SearchConfig, SearchIndex};
+use hyrank_ranker::features::ProductTable;
+use hyrank_ranker::registry::Registry;
+use hyrank_ranker::stage::{RankStage, RankingModel};
 
 use crate::error::{Error, Result};
 use crate::search;
@@ -24,6 +27,10 @@ pub struct AppState {
     /// Searches running at once (one per core): more would only share the
     /// cores and the encoder's threads; the rest wait their turn in order.
     pub(crate) searches: Arc<tokio::sync::Semaphore>,
+    /// The model stage, when the server ranks (`hyrank serve --registry`).
+    pub(crate) ranker: Option<Arc<RankStage>>,
+    /// The registry whose champion the model stage follows.
+    registry: Option<Registry>,
 }
 
 impl AppState {
@@ -39,7 +46,41 @@ impl AppState {
             index: Arc::new(RwLock::new(index)),
             base,
             searches: Arc::new(tokio::sync::Semaphore::new(cores)),
+            ranker: None,
+            registry: None,
         }
+    }
+
+    /// The state with a model stage; with `registry`, [`AppState::reload_ranker`]
+    /// follows that registry's champion.
+    pub fn with_ranker(mut self, stage: Arc<RankStage>, registry: Option<Registry>) -> Self {
+        self.ranker = Some(stage);
+        self.registry = registry;
+        self
+    }
+
+    /// The model stage, if the server ranks.
+    pub fn ranker(&self) -> Option<&Arc<RankStage>> {
+        self.ranker.as_ref()
+    }
+
+    /// Loads the registry's champion when it is not the model serving, and
+    /// swaps it in; returns its id. Requests in flight finish with the old
+    /// model. On error (a damaged artefact, features this build cannot
+    /// produce) the current model keeps serving.
+    pub fn reload_ranker(&self) -> Result<Option<String>> {
+        let (Some(stage), Some(reg)) = (&self.ranker, &self.registry) else {
+            return Ok(None);
+        };
+        let Some(champion) = reg.pointer()?.champion else {
+            return Ok(None);
+        };
+        if champion == stage.model().id {
+            return Ok(None);
+        }
+        let model = RankingModel::load(reg, &champion)?;
+        stage.swap(model);
+        Ok(Some(champion))
     }
 
     /// The config requests are layered over.
@@ -67,13 +108,17 @@ impl AppState {
             .search_options(now.search_options())
             .open(&now.dir)?;
         let generation = next.manifest.generation;
+        if let Some(stage) = &self.ranker {
+            stage.swap_products(Arc::new(ProductTable::new(&next.products()?)));
+        }
         *self.index.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(next);
         Ok(Some(generation))
     }
 }
 
 /// Checks the index folder every `every` and swaps in a new generation when
-/// `hyrank index build` publishes one (see [`AppState::reload`]). Runs until
+/// `hyrank index build` publishes one (see [`AppState::reload`]), and the
+/// registry for a new champion (see [`AppState::reload_ranker`]). Runs until
 /// the task is dropped.
 pub async fn watch(state: AppState, every: Duration) {
     let mut tick = tokio::time::interval(every);
@@ -89,6 +134,15 @@ pub async fn watch(state: AppState, every: Duration) {
                 tracing::warn!(error = %e, "could not open the new index generation; the current one keeps serving")
             }
             Err(e) => tracing::error!(error = %e, "index reload worker failed"),
+        }
+        let s = state.clone();
+        match tokio::task::spawn_blocking(move || s.reload_ranker()).await {
+            Ok(Ok(Some(id))) => tracing::info!(model = %id, "ranking with the new champion"),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not load the new champion; the current model keeps serving")
+            }
+            Err(e) => tracing::error!(error = %e, "ranker reload worker failed"),
         }
     }
 }
@@ -158,7 +212,8 @@ pub async fn serve(
         .await
 }
 
-/// `{"status": "ok", "generation": n, "products": n, "dense": bool, "hnsw": bool}`.
+/// `{"status": "ok", "generation": n, "products": n, "dense": bool, "hnsw": bool,
+/// "ranker": id or null}`.
 async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
     let ix = state.index();
     Json(serde_json::json!({
@@ -167,6 +222,7 @@ async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
         "products": ix.bm25.len(),
         "dense": ix.vectors.is_some() && ix.encoder.is_some(),
         "hnsw": ix.manifest.vectors.hnsw.is_some(),
+        "ranker": state.ranker.as_ref().map(|r| r.model().id.clone()),
     }))
 }
 

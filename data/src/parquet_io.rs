@@ -180,3 +180,67 @@ impl<'a> Columns<'a> {
         }
     }
 }
+
+/// One column of a table written by [`write_table`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Column {
+    /// UTF-8 strings.
+    Str(Vec<String>),
+    /// 64-bit integers.
+    I64(Vec<i64>),
+    /// 32-bit floats.
+    F32(Vec<f32>),
+}
+
+impl Column {
+    fn len(&self) -> usize {
+        match self {
+            Column::Str(v) => v.len(),
+            Column::I64(v) => v.len(),
+            Column::F32(v) => v.len(),
+        }
+    }
+}
+
+/// Writes named columns of equal length as one Parquet file (snappy), atomically.
+pub fn write_table(path: &Path, columns: Vec<(String, Column)>) -> Result<()> {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Float32Array, Int64Array, StringArray};
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::Compression;
+    use parquet::file::properties::WriterProperties;
+
+    let perr = |message: String| Error::Parquet {
+        path: path.to_path_buf(),
+        message,
+    };
+    if let Some((name, c)) = columns.iter().find(|(_, c)| c.len() != columns[0].1.len()) {
+        return Err(perr(format!(
+            "column `{name}` has {} values, `{}` {}",
+            c.len(),
+            columns[0].0,
+            columns[0].1.len()
+        )));
+    }
+    let arrays = columns.into_iter().map(|(name, c)| {
+        let a: ArrayRef = match c {
+            Column::Str(v) => Arc::new(StringArray::from(v)),
+            Column::I64(v) => Arc::new(Int64Array::from(v)),
+            Column::F32(v) => Arc::new(Float32Array::from(v)),
+        };
+        (name, a)
+    });
+    let batch = RecordBatch::try_from_iter(arrays).map_err(|e| perr(e.to_string()))?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
+    let mut file = crate::fsio::AtomicFile::create(path)?;
+    {
+        let mut w = ArrowWriter::try_new(&mut file, batch.schema(), Some(props))
+            .map_err(|e| perr(e.to_string()))?;
+        w.write(&batch).map_err(|e| perr(e.to_string()))?;
+        w.close().map_err(|e| perr(e.to_string()))?;
+    }
+    file.commit()
+}

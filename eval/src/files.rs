@@ -95,7 +95,7 @@ pub fn evaluate_letor_scores(
             any |= label as i32 >= opts.relevance_level;
             group.push(Judgment {
                 query: q.as_str().into(),
-                doc: format!("{:06}", r - rows.start).into(),
+                doc: row_doc(r - rows.start),
                 grade: label as i32,
             });
         }
@@ -127,7 +127,7 @@ pub fn evaluate_letor_scores(
             for (i, &score) in values[start..set.groups[g + 1]].iter().enumerate() {
                 entries.push(RunEntry {
                     query: q.as_str().into(),
-                    doc: format!("{i:06}").into(),
+                    doc: row_doc(i),
                     rank: 0,
                     score,
                     tag: name.clone(),
@@ -141,6 +141,11 @@ pub fn evaluate_letor_scores(
         queries: set.qids.len() - without_relevant,
         without_relevant,
     })
+}
+
+/// The document id of the `i`-th row of a LETOR group, in qrels and runs alike.
+fn row_doc(i: usize) -> hyrank_data::DocId {
+    format!("{i:06}").into()
 }
 
 fn stem_name(path: &Path, taken: &[String]) -> String {

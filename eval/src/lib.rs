@@ -31,10 +31,12 @@
 //! Dependency rule (see `docs/architecture.md` in the shared docs): data ← index ←
 //! ranker; data ← eval; {ranker, eval} ← {training, experiment, api} ← the `hyrank` binary.
 
+pub mod classification;
 pub mod error;
 pub mod evaluate;
 pub mod files;
 pub mod measures;
+pub mod oracle;
 pub mod prepare;
 pub mod report;
 pub mod significance;

@@ -372,6 +372,12 @@ fn publish(
         .map(|(p, d)| format!("{}\t{d}\n", p.id))
         .collect();
     hyrank_data::fsio::write_atomic(tmp.join("products.tsv"), tsv.as_bytes())?;
+    // The products' fields, for the ranker's features (price, brand, ...).
+    let mut catalog = hyrank_data::formats::ndjson::NdjsonWriter::create(tmp.join(CATALOG_FILE))?;
+    for p in products {
+        catalog.write(p)?;
+    }
+    catalog.finish()?;
     hyrank_data::fsio::sync_dir(tmp)?;
     let final_dir = gen_dir(dir, plan.generation);
     if final_dir.exists() {
@@ -384,6 +390,9 @@ fn publish(
     hyrank_data::fsio::write_atomic(dir.join("manifest.json"), &json)?;
     Ok(final_dir)
 }
+
+/// The copy of the catalogue each generation keeps (NDJSON, one product a line).
+pub const CATALOG_FILE: &str = "catalog.ndjson";
 
 /// Step 8: older generations and the format-1 layout are garbage now
 /// (readers that opened them keep their open files).

@@ -137,6 +137,23 @@ impl SearchIndex {
         OpenOptions::new().encoder(encoder).open(dir)
     }
 
+    /// The products of this generation, with every field, as indexed (the
+    /// copy the build stored). An index built before generations stored it
+    /// gets an error that says to rebuild.
+    pub fn products(&self) -> Result<Vec<hyrank_data::Product>> {
+        let path = gen_dir(&self.dir, self.manifest.generation).join(crate::build::CATALOG_FILE);
+        if !path.exists() {
+            return Err(Error::Corrupt {
+                path: self.dir.clone(),
+                message: format!(
+                    "generation {} stores no catalogue (built by an older hyrank): run `hyrank index build` again",
+                    self.manifest.generation
+                ),
+            });
+        }
+        Ok(hyrank_data::formats::ndjson::read_catalog_vec(&path)?)
+    }
+
     /// The vector search options a search that gives none uses.
     pub fn search_options(&self) -> SearchOptions {
         self.search_options

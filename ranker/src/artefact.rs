@@ -13,12 +13,15 @@ use crate::error::{Error, Result};
 use crate::gbdt::{FeatureMatrix, GbdtModel};
 use crate::linear::LogisticModel;
 use crate::model::Ranker;
+use crate::task::TaskRanker;
 
 const VERSION: u32 = 1;
 /// Header format of gradient-boosted trees.
 pub const GBDT_FORMAT: &str = "hyrank-gbdt";
 /// Header format of logistic regression.
 pub const LOGISTIC_FORMAT: &str = "hyrank-logistic";
+/// Header format of a ranker trained on the log ([`TaskRanker`]).
+pub const TASK_FORMAT: &str = "hyrank-task-ranker";
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -144,6 +147,8 @@ pub enum ModelArtefact {
     Gbdt(GbdtModel),
     /// Logistic regression.
     Logistic(LogisticModel),
+    /// A ranker trained on the log (click and purchase heads, or LambdaMART).
+    Task(TaskRanker),
 }
 
 impl ModelArtefact {
@@ -152,6 +157,7 @@ impl ModelArtefact {
         match self {
             ModelArtefact::Gbdt(m) => encode(GBDT_FORMAT, m),
             ModelArtefact::Logistic(m) => encode(LOGISTIC_FORMAT, m),
+            ModelArtefact::Task(m) => encode(TASK_FORMAT, m),
         }
     }
 
@@ -172,15 +178,17 @@ impl ModelArtefact {
         let model = match format.as_str() {
             GBDT_FORMAT => ModelArtefact::Gbdt(parse(body, path)?),
             LOGISTIC_FORMAT => ModelArtefact::Logistic(parse(body, path)?),
+            TASK_FORMAT => ModelArtefact::Task(parse(body, path)?),
             other => {
                 return Err(fail(format!(
-                    "line 1: format `{other}`, expected `{GBDT_FORMAT}` or `{LOGISTIC_FORMAT}`"
+                    "line 1: format `{other}`, expected `{GBDT_FORMAT}`, `{LOGISTIC_FORMAT}` or `{TASK_FORMAT}`"
                 )))
             }
         };
         match &model {
             ModelArtefact::Gbdt(m) => m.validate(),
             ModelArtefact::Logistic(m) => m.validate(),
+            ModelArtefact::Task(m) => m.validate(),
         }
         .map_err(fail)?;
         Ok(model)
@@ -197,6 +205,7 @@ impl Ranker for ModelArtefact {
         match self {
             ModelArtefact::Gbdt(m) => m.name(),
             ModelArtefact::Logistic(m) => m.name(),
+            ModelArtefact::Task(m) => &m.kind,
         }
     }
 
@@ -204,6 +213,7 @@ impl Ranker for ModelArtefact {
         match self {
             ModelArtefact::Gbdt(m) => m.num_features,
             ModelArtefact::Logistic(m) => m.num_features,
+            ModelArtefact::Task(m) => m.num_features(),
         }
     }
 
@@ -211,6 +221,7 @@ impl Ranker for ModelArtefact {
         match self {
             ModelArtefact::Gbdt(m) => m.predict(x),
             ModelArtefact::Logistic(m) => m.predict(x),
+            ModelArtefact::Task(m) => Ok(m.predict(x)?.into_iter().map(|s| s.score).collect()),
         }
     }
 }

@@ -29,12 +29,16 @@
 
 pub mod artefact;
 pub mod error;
+pub mod features;
 pub mod gbdt;
 pub mod linear;
 pub mod model;
+pub mod mtl;
 pub mod pipeline;
 pub mod registry;
 pub mod rerank;
+pub mod stage;
+pub mod task;
 
 pub use artefact::ModelArtefact;
 pub use error::{Error, Result};

@@ -1,6 +1,6 @@
-//! The search pipeline: query → retrieve → product fields (the model and
-//! re-rank stages come next). `hyrank search`, `hyrank serve` and batch runs
-//! for TREC files all go through [`Pipeline`].
+//! The search pipeline: query → retrieve → (features → model, when a
+//! [`RankStage`] is attached) → product fields. `hyrank search`, `hyrank
+//! serve` and batch runs for TREC files all go through [`Pipeline`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use hyrank_index::{Candidate, SearchConfig, SearchIndex};
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::stage::{HitRanking, RankStage};
 
 /// One result of a search, with the fields shown.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -22,6 +23,9 @@ pub struct PageHit {
     pub candidate: Candidate,
     /// The product's title.
     pub title: String,
+    /// What the ranking model said of it, when a model ranked the page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ranking: Option<HitRanking>,
 }
 
 /// The answer to one search.
@@ -33,6 +37,8 @@ pub struct Page {
     pub generation: u64,
     /// The retriever's name (`bm25`, `dense`, `hybrid-rrf`, `hybrid-linear`).
     pub retriever: String,
+    /// The registry version that ranked the page, when a model did.
+    pub ranker: Option<String>,
     /// Time spent, query encoding included, in milliseconds.
     pub took_ms: f64,
     /// Best first.
@@ -43,6 +49,7 @@ pub struct Page {
 #[derive(Debug, Clone)]
 pub struct Pipeline {
     index: Arc<SearchIndex>,
+    ranker: Option<Arc<RankStage>>,
 }
 
 /// Queries searched per batch (dense retrieval encodes a batch at once).
@@ -51,7 +58,82 @@ const BATCH: usize = 64;
 impl Pipeline {
     /// A pipeline over `index`.
     pub fn new(index: Arc<SearchIndex>) -> Self {
-        Self { index }
+        Self {
+            index,
+            ranker: None,
+        }
+    }
+
+    /// The pipeline with a model stage: the top `stage.depth()` candidates
+    /// are scored and re-ordered by the model, then cut to `k`.
+    pub fn with_ranker(mut self, stage: Option<Arc<RankStage>>) -> Self {
+        self.ranker = stage;
+        self
+    }
+
+    /// The model stage, if any.
+    pub fn ranker(&self) -> Option<&Arc<RankStage>> {
+        self.ranker.as_ref()
+    }
+
+    /// Candidates to retrieve for a page of `k`.
+    fn depth(&self, k: usize) -> usize {
+        self.ranker.as_ref().map_or(k, |r| r.depth().max(k))
+    }
+
+    /// Re-orders `found` (retrieval order) with the model stage, if any, and
+    /// cuts it to `k`: the candidates, each one's ranking, the model's id,
+    /// and the final scores.
+    #[allow(clippy::type_complexity)]
+    fn rank(
+        &self,
+        query: &str,
+        config: &SearchConfig,
+        mut found: Vec<Candidate>,
+        explain: bool,
+    ) -> Result<(
+        Vec<Candidate>,
+        Vec<Option<HitRanking>>,
+        Option<String>,
+        Vec<f64>,
+    )> {
+        let Some(stage) = self.ranker.as_ref().filter(|_| !found.is_empty()) else {
+            found.truncate(config.k);
+            let scores = found.iter().map(|c| f64::from(c.score)).collect();
+            let n = found.len();
+            return Ok((found, vec![None; n], None, scores));
+        };
+        let docs: Vec<hyrank_data::DocId> = found.iter().map(|c| c.doc.clone()).collect();
+        let explain = if explain { config.k } else { 0 };
+        let (model, order, mut rankings) = stage.rank(
+            &self.index,
+            config.fields.as_ref(),
+            query,
+            stage.as_of().unwrap_or_else(now),
+            &docs,
+            explain,
+        )?;
+        let mut slots: Vec<Option<Candidate>> = found.into_iter().map(Some).collect();
+        let mut out = Vec::with_capacity(config.k);
+        let mut out_rankings = Vec::with_capacity(config.k);
+        let mut scores = Vec::with_capacity(config.k);
+        for i in order.into_iter().take(config.k) {
+            if let Some(c) = slots[i].take() {
+                out.push(c);
+                scores.push(rankings[i].score);
+                out_rankings.push(Some(std::mem::replace(
+                    &mut rankings[i],
+                    HitRanking {
+                        p_click: None,
+                        p_purchase: None,
+                        score: 0.0,
+                        retrieval_rank: 0,
+                        contributions: Vec::new(),
+                    },
+                )));
+            }
+        }
+        Ok((out, out_rankings, Some(model.id.clone()), scores))
     }
 
     /// The index it searches.
@@ -62,20 +144,37 @@ impl Pipeline {
     /// One search: the query and the config checked first (a bad one is
     /// invalid input before any work), then retrieval and the titles.
     pub fn search(&self, query: &str, config: &SearchConfig) -> Result<Page> {
+        self.search_explained(query, config, false)
+    }
+
+    /// [`Pipeline::search`]; with `explain`, each hit ranked by a model
+    /// carries its largest feature contributions.
+    pub fn search_explained(
+        &self,
+        query: &str,
+        config: &SearchConfig,
+        explain: bool,
+    ) -> Result<Page> {
         SearchConfig::validate_query(query)?;
         config.validate()?;
         let t = Instant::now();
         let retriever = config.retriever_spec().build(Arc::clone(&self.index))?;
-        let found = retriever.retrieve(query, config.k, &config.filter())?;
+        let found = retriever.retrieve(query, self.depth(config.k), &config.filter())?;
+        let (found, rankings, ranker, _) = self.rank(query, config, found, explain)?;
         let mut hits = Vec::with_capacity(found.len());
-        for candidate in found {
+        for (candidate, ranking) in found.into_iter().zip(rankings) {
             let title = self.index.bm25.title(&candidate.doc)?.unwrap_or_default();
-            hits.push(PageHit { candidate, title });
+            hits.push(PageHit {
+                candidate,
+                title,
+                ranking,
+            });
         }
         Ok(Page {
             request_id: new_request_id(),
             generation: self.index.manifest.generation,
             retriever: retriever.name().to_owned(),
+            ranker,
             took_ms: t.elapsed().as_secs_f64() * 1000.0,
             hits,
         })
@@ -90,6 +189,26 @@ impl Pipeline {
         config: &SearchConfig,
         progress: &dyn Fn(usize),
     ) -> Result<(Vec<Vec<Candidate>>, String)> {
+        let (lists, name) = self.search_batch_scored(queries, config, progress)?;
+        Ok((
+            lists
+                .into_iter()
+                .map(|l| l.into_iter().map(|(c, _)| c).collect())
+                .collect(),
+            name,
+        ))
+    }
+
+    /// [`Pipeline::search_batch`] with each candidate's final score (the
+    /// model's, when one ranks); the name is the retriever's, with `+ID`
+    /// for the model.
+    #[allow(clippy::type_complexity)]
+    pub fn search_batch_scored(
+        &self,
+        queries: &[Query],
+        config: &SearchConfig,
+        progress: &dyn Fn(usize),
+    ) -> Result<(Vec<Vec<(Candidate, f64)>>, String)> {
         config.validate()?;
         for q in queries {
             SearchConfig::validate_query(&q.text).map_err(|e| {
@@ -99,12 +218,20 @@ impl Pipeline {
         let retriever = config.retriever_spec().build(Arc::clone(&self.index))?;
         let filter = config.filter();
         let mut out = Vec::with_capacity(queries.len());
+        let mut name = retriever.name().to_owned();
         for chunk in queries.chunks(BATCH) {
             let texts: Vec<&str> = chunk.iter().map(|q| q.text.as_str()).collect();
-            out.extend(retriever.retrieve_batch(&texts, config.k, &filter)?);
+            let lists = retriever.retrieve_batch(&texts, self.depth(config.k), &filter)?;
+            for (text, found) in texts.iter().zip(lists) {
+                let (found, _, model, scores) = self.rank(text, config, found, false)?;
+                if let Some(m) = model {
+                    name = format!("{}+{m}", retriever.name());
+                }
+                out.push(found.into_iter().zip(scores).collect());
+            }
             progress(out.len());
         }
-        Ok((out, retriever.name().to_owned()))
+        Ok((out, name))
     }
 
     /// [`Pipeline::search_batch`] as the rows of a TREC run (tag: the retriever's name).
@@ -114,15 +241,15 @@ impl Pipeline {
         config: &SearchConfig,
         progress: &dyn Fn(usize),
     ) -> Result<Vec<RunEntry>> {
-        let (lists, name) = self.search_batch(queries, config, progress)?;
+        let (lists, name) = self.search_batch_scored(queries, config, progress)?;
         let mut rows = Vec::new();
         for (q, hits) in queries.iter().zip(lists) {
-            for (i, c) in hits.into_iter().enumerate() {
+            for (i, (c, score)) in hits.into_iter().enumerate() {
                 rows.push(RunEntry {
                     query: q.id.clone(),
                     doc: c.doc,
                     rank: i as u32 + 1,
-                    score: f64::from(c.score),
+                    score,
                     tag: name.clone(),
                 });
             }
@@ -191,6 +318,14 @@ impl RankingPolicy for PipelinePolicy {
                 .collect(),
         })
     }
+}
+
+/// The time now (what online features are computed as of).
+fn now() -> hyrank_data::Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    hyrank_data::Timestamp(ms)
 }
 
 /// A request id unique within this process and across processes in

@@ -73,6 +73,10 @@ pub struct FeatureSchema {
     /// Column names, when known.
     #[serde(default)]
     pub names: Vec<String>,
+    /// Each column's training distribution (normalisation statistics and
+    /// the reference deciles of later drift checks), when computed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stats: Vec<crate::features::FeatureStats>,
 }
 
 /// Everything known about one version besides its weights.
@@ -148,12 +152,6 @@ pub struct AuditEntry {
 #[derive(Debug, Clone)]
 pub struct Registry {
     root: PathBuf,
-}
-
-/// sha256 of a file's bytes, lower-case hex (the data hash of a manifest).
-pub fn file_sha256(path: &Path) -> Result<String> {
-    let bytes = fs::read(path).map_err(|e| hyrank_data::Error::io(path, e))?;
-    Ok(hex_sha256(&bytes))
 }
 
 fn now() -> Timestamp {
@@ -381,6 +379,7 @@ impl Registry {
             params: match &v.model {
                 ModelArtefact::Gbdt(m) => serde_json::to_value(&m.params),
                 ModelArtefact::Logistic(m) => serde_json::to_value(m.params),
+                ModelArtefact::Task(m) => Ok(m.params()),
             }
             .expect("params serialise"),
             metrics: v.metrics,

@@ -28,12 +28,19 @@ pub struct SearchArgs {
     /// With --queries: write a TREC run here.
     #[arg(long)]
     pub run_out: Option<PathBuf>,
+    /// With --queries: write the oracle instead: each query's candidates
+    /// re-ordered by their grade in these qrels (the bound of any re-ranker).
+    #[arg(long, requires = "run_out")]
+    pub oracle: Option<PathBuf>,
     /// Results per query [default: 10].
     #[arg(long)]
     pub k: Option<usize>,
     #[command(flatten)]
     pub config: ConfigArgs,
-    /// Show each retriever's score and rank.
+    #[command(flatten)]
+    pub ranking: super::ranker_args::RankerArgs,
+    /// Show each retriever's score and rank (and, with a ranker, p_click,
+    /// p_purchase, the final score and the largest feature contributions).
     #[arg(long)]
     pub explain: bool,
     /// Model folder.
@@ -65,22 +72,26 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
         bail!("the query is empty: give the text to search for (the API refuses an empty `q` too)");
     }
     let config = a.config.resolve(&a.index, a.k)?;
-    let pipeline = Pipeline::new(open_index(
-        &a.index,
-        a.model_dir.as_deref(),
-        config.mode != Mode::Bm25,
-    )?);
+    let needs_model = config.mode != Mode::Bm25
+        || (a.ranking.ranks() && hyrank_index::Manifest::read(&a.index)?.model_id.is_some());
+    let index = open_index(&a.index, a.model_dir.as_deref(), needs_model)?;
+    let stage = a.ranking.stage(&index)?;
+    let pipeline = Pipeline::new(index).with_ranker(stage);
     match (&a.query, &a.queries) {
         (Some(q), None) => {
-            let page = pipeline.search(q, &config)?;
+            let page = pipeline.search_explained(q, &config, a.explain)?;
             if a.json {
                 println!("{}", serde_json::to_string(&page)?);
                 return Ok(());
             }
             println!(
-                "{} results for {q:?} ({}, {:.1} ms, request {}, generation {})",
+                "{} results for {q:?} ({}{}, {:.1} ms, request {}, generation {})",
                 page.hits.len(),
                 page.retriever,
+                page.ranker
+                    .as_deref()
+                    .map(|r| format!(", ranked by {r}"))
+                    .unwrap_or_default(),
                 page.took_ms,
                 page.request_id,
                 page.generation
@@ -95,6 +106,22 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
                     print!("[bm25 {:<14} dense {:<12}] ", show(c.bm25), show(c.dense));
                 }
                 println!("{}", h.title);
+                if let (true, Some(r)) = (a.explain, &h.ranking) {
+                    let p = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.4}"));
+                    let parts: Vec<String> = r
+                        .contributions
+                        .iter()
+                        .map(|c| format!("{} {:+.4}", c.feature, c.contribution))
+                        .collect();
+                    println!(
+                        "       model: score {:.5} p_click {} p_purchase {} (retrieval rank {}); {}",
+                        r.score,
+                        p(r.p_click),
+                        p(r.p_purchase),
+                        r.retrieval_rank,
+                        parts.join(", ")
+                    );
+                }
             }
         }
         (None, Some(file)) => {
@@ -107,8 +134,17 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
             bar.set_prefix("search");
             bar.set_length(queries.len() as u64);
             let t = Instant::now();
-            let rows = pipeline.run(&queries, &config, &|done| bar.set_position(done as u64))?;
+            let mut rows =
+                pipeline.run(&queries, &config, &|done| bar.set_position(done as u64))?;
             bar.finish_and_clear();
+            if let Some(q) = &a.oracle {
+                let tag = format!("{}+oracle", rows.first().map_or("run", |r| r.tag.as_str()));
+                rows = hyrank_eval::oracle::oracle_rerank(
+                    &rows,
+                    &hyrank_data::formats::trec::read_qrels(q)?,
+                    &tag,
+                );
+            }
             let secs = t.elapsed().as_secs_f64();
             write_run(&out, &rows)?;
             println!(

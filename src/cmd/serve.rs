@@ -31,9 +31,13 @@ pub struct ServeArgs {
     /// FILE`, else over the index's stored config.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// Ranking: with `--registry DIR` the champion (or `--ranker ID`) re-ranks
+    /// the top `--rerank-depth` candidates; the server follows the champion.
+    #[command(flatten)]
+    pub ranking: super::ranker_args::RankerArgs,
     /// Seconds between checks for a new index generation (published by
-    /// `hyrank index build`), which is then served without a restart; 0 never
-    /// checks.
+    /// `hyrank index build`) and a new champion (`hyrank model promote`),
+    /// which are then served without a restart; 0 never checks.
     #[arg(long, default_value_t = 2.0)]
     pub watch: f64,
 }
@@ -51,7 +55,17 @@ pub fn run(a: ServeArgs) -> Result<()> {
     };
     let index = SearchIndex::open(&a.index, encoder)
         .with_context(|| format!("opening index {}", a.index.display()))?;
-    let state = AppState::with_config(Arc::new(index), base);
+    let stage = a.ranking.stage(&index)?;
+    let mut state = AppState::with_config(Arc::new(index), base);
+    if let Some(stage) = stage {
+        // `--ranker champion` follows the champion; a named version stays.
+        let follow = if a.ranking.ranker == "champion" {
+            a.ranking.registry()?
+        } else {
+            None
+        };
+        state = state.with_ranker(stage, follow);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -65,10 +79,14 @@ pub fn run(a: ServeArgs) -> Result<()> {
             hyrank_data::fsio::write_atomic(f, format!("{url}\n").as_bytes())?;
         }
         eprintln!(
-            "hyrank API on {url} over {} (generation {}, {} products); try {url}/search?q=sofa&explain=true",
+            "hyrank API on {url} over {} (generation {}, {} products{}); try {url}/search?q=sofa&explain=true",
             a.index.display(),
             state.index().manifest.generation,
-            state.index().bm25.len()
+            state.index().bm25.len(),
+            state
+                .ranker()
+                .map(|r| format!(", ranked by {}", r.model().id))
+                .unwrap_or_default()
         );
         if a.watch > 0.0 {
             tokio::spawn(hyrank_api::watch(

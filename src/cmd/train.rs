@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use hyrank_data::formats::letor::write_scores;
+use hyrank_index::model::sha256_file;
 use hyrank_ranker::gbdt::{GbdtParams, Objective};
 use hyrank_ranker::linear::LogisticParams;
-use hyrank_ranker::registry::{file_sha256, FeatureSchema, NewVersion, Registry};
+use hyrank_ranker::registry::{FeatureSchema, NewVersion, Registry};
 use hyrank_ranker::{ModelArtefact, Ranker};
 use hyrank_training::{predict_letor, train_letor, train_letor_logistic, LetorTrainOptions};
 
@@ -31,8 +32,12 @@ pub enum ObjectiveArg {
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum ModelArg {
-    /// Gradient-boosted trees (LambdaMART, or binary with --objective binary).
+    /// Gradient-boosted trees (LambdaMART, or binary with --objective binary
+    /// on feature files).
+    #[value(alias = "lambdamart")]
     Gbdt,
+    /// The multi-task click and purchase network (ESMM; --log only).
+    Mtl,
     /// Logistic regression (L2, Newton's method): 0/1 labels, or graded
     /// labels cut at --binarize-at.
     Lr,
@@ -40,13 +45,15 @@ pub enum ModelArg {
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// The input's format (feature files; training from the interaction log
-    /// comes with the feature store).
-    #[arg(long, value_enum)]
-    pub format: FeatureFormat,
-    /// Training rows.
-    #[arg(long)]
-    pub train: PathBuf,
+    /// Training from the interaction log.
+    #[command(flatten)]
+    pub log: super::train_log::LogTrainArgs,
+    /// The input's format, for feature files.
+    #[arg(long, value_enum, requires = "train")]
+    pub format: Option<FeatureFormat>,
+    /// Training rows (a feature file).
+    #[arg(long, requires = "format", required_unless_present = "log")]
+    pub train: Option<PathBuf>,
     /// Validation rows, scored after every round (nDCG@--eval-at, exponential gain).
     #[arg(long)]
     pub valid: Option<PathBuf>,
@@ -63,8 +70,10 @@ pub struct TrainArgs {
     /// Why it was trained (recorded in the registry's audit log).
     #[arg(long, default_value = "")]
     pub reason: String,
-    /// Boosting parameters as JSON (every field of the model's `params`,
-    /// LightGBM's names); the flags below override it.
+    /// Parameters as JSON: for feature files the boosting parameters (every
+    /// field of the model's `params`, LightGBM's names; the flags below
+    /// override it); with --log every model's (`lr`, `lambdamart`, `mtl`,
+    /// `early_stopping_rounds`, `final_score`).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// The model family.
@@ -133,9 +142,10 @@ fn params(a: &TrainArgs) -> Result<GbdtParams> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            serde_json::from_str::<GbdtParams>(&text).map_err(|e| {
-                anyhow::anyhow!("{}:{}:{}: {e}", path.display(), e.line(), e.column())
-            })?
+            hyrank_data::formats::parse_json::<GbdtParams>(
+                &text,
+                hyrank_data::Location::new(path, 1),
+            )?
         }
         None => GbdtParams::default(),
     };
@@ -167,7 +177,18 @@ fn params(a: &TrainArgs) -> Result<GbdtParams> {
 }
 
 pub fn run_train(a: TrainArgs) -> Result<()> {
-    let FeatureFormat::Letor = a.format;
+    if a.log.log.is_some() {
+        let model = match a.model {
+            ModelArg::Gbdt => hyrank_training::logtrain::LogModel::LambdaMart,
+            ModelArg::Lr => hyrank_training::logtrain::LogModel::Lr,
+            ModelArg::Mtl => hyrank_training::logtrain::LogModel::Mtl,
+        };
+        return super::train_log::run_train_log(&a, model);
+    }
+    let train = a.train.clone().context("--train FILE (or --log DIR)")?;
+    if a.model == ModelArg::Mtl {
+        anyhow::bail!("--model mtl trains on the interaction log: give --log DIR --index DIR");
+    }
     if a.model == ModelArg::Lr {
         return run_train_lr(&a);
     }
@@ -179,7 +200,7 @@ pub fn run_train(a: TrainArgs) -> Result<()> {
     };
     let bar = progress_bar();
     bar.set_prefix("boosting");
-    let report = train_letor(&a.train, &opts, |r| {
+    let report = train_letor(&train, &opts, |r| {
         bar.set_length(r.of as u64);
         bar.set_position(r.round as u64);
         if let Some(m) = r.valid_ndcg {
@@ -259,8 +280,9 @@ fn run_train_lr(a: &TrainArgs) -> Result<()> {
         l2: a.l2,
         ..LogisticParams::default()
     };
+    let train = a.train.clone().context("--train FILE")?;
     let report = train_letor_logistic(
-        &a.train,
+        &train,
         a.valid.as_deref(),
         &params,
         a.binarize_at,
@@ -348,11 +370,11 @@ fn register(
     metrics: std::collections::BTreeMap<String, f64>,
 ) -> Result<String> {
     let reg = Registry::open(dir)?;
-    let mut files = vec![
-        serde_json::json!({"role": "train", "path": a.train, "sha256": file_sha256(&a.train)?}),
-    ];
+    let train = a.train.as_deref().context("--train FILE")?;
+    let mut files =
+        vec![serde_json::json!({"role": "train", "path": train, "sha256": sha256_file(train)?})];
     if let Some(v) = &a.valid {
-        files.push(serde_json::json!({"role": "valid", "path": v, "sha256": file_sha256(v)?}));
+        files.push(serde_json::json!({"role": "valid", "path": v, "sha256": sha256_file(v)?}));
     }
     let mut training = serde_json::json!({"format": "letor", "files": files});
     if let (Some(t), Some(d)) = (training.as_object_mut(), details.as_object()) {
@@ -368,6 +390,7 @@ fn register(
                 version: 0,
                 count,
                 names: Vec::new(),
+                stats: Vec::new(),
             },
             training,
             metrics,

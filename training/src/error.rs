@@ -21,6 +21,9 @@ pub enum Error {
     /// The evaluation layer failed.
     #[error(transparent)]
     Eval(#[from] hyrank_eval::Error),
+    /// Training a network failed (a numerical or library error).
+    #[error("network training: {0}")]
+    Train(String),
 }
 
 impl Error {
@@ -32,6 +35,7 @@ impl Error {
             Error::Index(e) => e.kind(),
             Error::Ranker(e) => e.kind(),
             Error::Eval(e) => e.kind(),
+            Error::Train(_) => hyrank_data::ErrorKind::Internal,
         }
     }
 }

@@ -13,6 +13,9 @@
 
 pub mod error;
 pub mod letor;
+pub mod logset;
+pub mod logtrain;
+pub mod mtl;
 pub mod tune;
 
 pub use error::{Error, Result};

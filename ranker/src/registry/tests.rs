@@ -30,6 +30,7 @@ fn version(id: Option<&str>, trees: usize) -> NewVersion {
             version: 0,
             count: 2,
             names: Vec::new(),
+            stats: Vec::new(),
         },
         training: serde_json::json!({"rows": 6}),
         metrics: BTreeMap::from([("valid_ndcg@10".to_owned(), 0.5)]),

@@ -1,0 +1,409 @@
+//! Ranking features, with one code path for training and serving.
+//!
+//! [`extract`] turns a query, a time and a list of candidates into one row
+//! per candidate; the training-set builder and the search pipeline both
+//! call it, with the same [`ProductTable`] (the indexed catalogue) and a
+//! [`FeatureStore`] (the interaction history, read as of the row's time).
+//! The groups, in column order ([`NAMES`]):
+//!
+//! - **retrieval**: BM25 score and rank, dense cosine and rank (ranks within
+//!   the candidate list), and the reciprocal-rank fusion of the two ranks
+//!   (k = 60), for any product, retrieved or not;
+//! - **text match**: share of the query's words in the title, the query as a
+//!   phrase of the title, brand, category and attribute matches;
+//! - **product**: price, log price, price over its category's median,
+//!   rating (and whether it has one), log review count;
+//! - **behavioural**: impressions (log), CTR, add-to-cart rate and
+//!   conversion rate (purchases per impression) of the product and of the
+//!   (query, product) pair over 1, 7 and 30 days before the row's time,
+//!   smoothed towards the shop-wide rate of the 30 days before it with a
+//!   prior of [`PRIOR_IMPRESSIONS`] impressions;
+//! - **query**: length in words, times asked in 30 days (log), head query
+//!   (asked at least [`HEAD_QUERY_ASKS`] times in 30 days).
+//!
+//! Products carry no listing date, so the "age" feature is absent;
+//! position-debiased CTR waits for the fitted click models.
+
+pub mod store;
+pub mod text;
+
+use std::collections::HashMap;
+
+use hyrank_data::{DocId, Product, Timestamp};
+use hyrank_index::ProductScores;
+use serde::{Deserialize, Serialize};
+
+pub use self::store::{FeatureStore, History, WindowCounts};
+use self::text::{text_match, tokens, ProductText};
+use crate::error::{Error, Result};
+use crate::gbdt::FeatureMatrix;
+
+/// The feature set's name in model schemas.
+pub const FEATURE_SET: &str = "hyrank-features";
+/// Its version: bumped whenever a feature's meaning changes.
+pub const FEATURE_VERSION: u32 = 1;
+/// Behavioural windows, in days.
+pub const WINDOWS_DAYS: [i64; 3] = [1, 7, 30];
+/// Strength of the Bayesian prior of every behavioural rate, in impressions.
+pub const PRIOR_IMPRESSIONS: f64 = 20.0;
+/// Asks in 30 days from which a query is a head query.
+pub const HEAD_QUERY_ASKS: u32 = 20;
+/// The rates used as priors before the shop has any history.
+const DEFAULT_RATES: [f64; 3] = [0.1, 0.02, 0.01];
+/// RRF's constant for the fused-rank feature.
+const RRF_K: f64 = 60.0;
+const DAY_MS: i64 = 86_400_000;
+
+/// Every feature's name, in column order.
+pub const NAMES: [&str; 43] = [
+    "bm25",
+    "bm25_rank",
+    "cosine",
+    "cosine_rank",
+    "rrf",
+    "title_overlap",
+    "phrase_match",
+    "brand_match",
+    "category_match",
+    "attribute_match",
+    "price",
+    "log_price",
+    "price_vs_category",
+    "rating",
+    "has_rating",
+    "log_review_count",
+    "product_log_impressions_1d",
+    "product_ctr_1d",
+    "product_cart_rate_1d",
+    "product_conversion_1d",
+    "product_log_impressions_7d",
+    "product_ctr_7d",
+    "product_cart_rate_7d",
+    "product_conversion_7d",
+    "product_log_impressions_30d",
+    "product_ctr_30d",
+    "product_cart_rate_30d",
+    "product_conversion_30d",
+    "pair_log_impressions_1d",
+    "pair_ctr_1d",
+    "pair_cart_rate_1d",
+    "pair_conversion_1d",
+    "pair_log_impressions_7d",
+    "pair_ctr_7d",
+    "pair_cart_rate_7d",
+    "pair_conversion_7d",
+    "pair_log_impressions_30d",
+    "pair_ctr_30d",
+    "pair_cart_rate_30d",
+    "pair_conversion_30d",
+    "query_length",
+    "log_query_frequency_30d",
+    "head_query",
+];
+
+/// Number of features.
+pub const NUM_FEATURES: usize = NAMES.len();
+
+/// Column of `name`, if the feature set has it.
+pub fn column(name: &str) -> Option<usize> {
+    NAMES.iter().position(|n| *n == name)
+}
+
+/// The group of a feature (`retrieval`, `text`, `product`, `behavioural`, `query`).
+pub fn group(col: usize) -> &'static str {
+    match col {
+        0..=4 => "retrieval",
+        5..=9 => "text",
+        10..=15 => "product",
+        16..=39 => "behavioural",
+        _ => "query",
+    }
+}
+
+/// One product's fields as the features read them.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct ProductRow {
+    price: Option<f64>,
+    price_vs_category: f64,
+    rating: Option<f32>,
+    reviews: u32,
+    text: ProductText,
+}
+
+/// The catalogue as the features read it: text tokenised once, each
+/// category's median price computed once.
+#[derive(Debug, Clone, Default)]
+pub struct ProductTable {
+    by_id: HashMap<DocId, ProductRow>,
+}
+
+impl ProductTable {
+    /// The table of `products`.
+    pub fn new(products: &[Product]) -> Self {
+        let mut prices: HashMap<String, Vec<f64>> = HashMap::new();
+        for p in products {
+            if let Some(price) = p.price.filter(|v| v.is_finite() && *v > 0.0) {
+                prices.entry(p.category_string()).or_default().push(price);
+            }
+        }
+        let medians: HashMap<String, f64> = prices
+            .into_iter()
+            .map(|(c, mut v)| {
+                v.sort_by(f64::total_cmp);
+                let m = if v.len() % 2 == 1 {
+                    v[v.len() / 2]
+                } else {
+                    0.5 * (v[v.len() / 2 - 1] + v[v.len() / 2])
+                };
+                (c, m)
+            })
+            .collect();
+        let by_id = products
+            .iter()
+            .map(|p| {
+                let price = p.price.filter(|v| v.is_finite() && *v > 0.0);
+                let median = medians.get(&p.category_string()).copied();
+                let row = ProductRow {
+                    price,
+                    price_vs_category: match (price, median) {
+                        (Some(v), Some(m)) if m > 0.0 => v / m,
+                        _ => 1.0,
+                    },
+                    rating: p.rating.filter(|r| r.is_finite()),
+                    reviews: p.review_count.unwrap_or(0),
+                    text: ProductText {
+                        title: tokens(&p.title),
+                        brand: p
+                            .brand
+                            .as_deref()
+                            .map(tokens)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .collect(),
+                        category: p.category.iter().flat_map(|c| tokens(c)).collect(),
+                        attributes: p.attributes.values().flat_map(|v| tokens(v)).collect(),
+                    },
+                };
+                (p.id.clone(), row)
+            })
+            .collect();
+        Self { by_id }
+    }
+
+    /// Products in the table.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// A product's price, if known (expected revenue reads it).
+    pub fn price(&self, doc: &DocId) -> Option<f64> {
+        self.by_id.get(doc).and_then(|r| r.price)
+    }
+}
+
+/// A smoothed rate: `(k + m · prior) / (n + m)`.
+fn smoothed(k: u32, n: u32, prior: f64) -> f32 {
+    ((f64::from(k) + PRIOR_IMPRESSIONS * prior) / (f64::from(n) + PRIOR_IMPRESSIONS)) as f32
+}
+
+/// 1-based ranks of `values` (higher first, ties by position).
+fn ranks(values: &[f32]) -> Vec<f32> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[b].total_cmp(&values[a]).then(a.cmp(&b)));
+    let mut out = vec![0.0; values.len()];
+    for (r, i) in order.into_iter().enumerate() {
+        out[i] = r as f32 + 1.0;
+    }
+    out
+}
+
+/// The rows of `docs` for `query` at time `at`: one row of [`NAMES`] per
+/// candidate, in order. `scores` are the retrievers' scores of the same
+/// candidates ([`hyrank_index::SearchIndex::score_products`]). A product
+/// missing from `products` gets neutral product and text features (it is
+/// still scored); the store is read strictly before `at`.
+pub fn extract(
+    query: &str,
+    at: Timestamp,
+    docs: &[DocId],
+    scores: &[ProductScores],
+    products: &ProductTable,
+    store: &FeatureStore,
+) -> Result<FeatureMatrix> {
+    if docs.len() != scores.len() {
+        return Err(Error::InvalidArgument(format!(
+            "{} candidates but {} retrieval scores",
+            docs.len(),
+            scores.len()
+        )));
+    }
+    let q_tokens = tokens(query);
+    let q_key = q_tokens.join(" ");
+    let bm25: Vec<f32> = scores.iter().map(|s| s.bm25.unwrap_or(0.0)).collect();
+    let cosine: Vec<f32> = scores.iter().map(|s| s.cosine.unwrap_or(0.0)).collect();
+    let (bm25_rank, cosine_rank) = (ranks(&bm25), ranks(&cosine));
+    let mut x = FeatureMatrix::with_cols(NUM_FEATURES);
+    let mut row = [0f32; NUM_FEATURES];
+    let empty = ProductRow::default();
+    // The priors and the query's own counts are the same for every candidate.
+    let (priors, query_counts) = match docs.first() {
+        Some(d) => {
+            let h = store.history(&q_key, d.as_str());
+            let g = h.global(at, 30 * DAY_MS);
+            let priors = if g.impressions > 0 {
+                let n = f64::from(g.impressions);
+                [
+                    f64::from(g.clicks) / n,
+                    f64::from(g.carts) / n,
+                    f64::from(g.purchases) / n,
+                ]
+            } else {
+                DEFAULT_RATES
+            };
+            (priors, h.query(at, 30 * DAY_MS))
+        }
+        None => (DEFAULT_RATES, WindowCounts::default()),
+    };
+    for (i, doc) in docs.iter().enumerate() {
+        let p = products.by_id.get(doc).unwrap_or(&empty);
+        let m = text_match(&q_tokens, &p.text);
+        row[0] = bm25[i];
+        row[1] = bm25_rank[i];
+        row[2] = cosine[i];
+        row[3] = cosine_rank[i];
+        row[4] = (1.0 / (RRF_K + f64::from(bm25_rank[i]))
+            + 1.0 / (RRF_K + f64::from(cosine_rank[i]))) as f32;
+        row[5] = m.title_overlap;
+        row[6] = m.phrase;
+        row[7] = m.brand;
+        row[8] = m.category;
+        row[9] = m.attribute;
+        row[10] = p.price.unwrap_or(0.0) as f32;
+        row[11] = p.price.map_or(0.0, |v| v.ln_1p()) as f32;
+        row[12] = p.price_vs_category as f32;
+        row[13] = p.rating.unwrap_or(0.0);
+        row[14] = f32::from(u8::from(p.rating.is_some()));
+        row[15] = f64::from(p.reviews).ln_1p() as f32;
+        let h = store.history(&q_key, doc.as_str());
+        let mut c = 16;
+        for pair in [false, true] {
+            for w in WINDOWS_DAYS {
+                let n = if pair {
+                    h.pair(at, w * DAY_MS)
+                } else {
+                    h.product(at, w * DAY_MS)
+                };
+                row[c] = f64::from(n.impressions).ln_1p() as f32;
+                row[c + 1] = smoothed(n.clicks, n.impressions, priors[0]);
+                row[c + 2] = smoothed(n.carts, n.impressions, priors[1]);
+                row[c + 3] = smoothed(n.purchases, n.impressions, priors[2]);
+                c += 4;
+            }
+        }
+        row[40] = q_tokens.len() as f32;
+        row[41] = f64::from(query_counts.impressions).ln_1p() as f32;
+        row[42] = f32::from(u8::from(query_counts.impressions >= HEAD_QUERY_ASKS));
+        x.push_row(&row)?;
+    }
+    Ok(x)
+}
+
+/// One feature's training distribution: moments, range and deciles (the
+/// reference histogram a drift check compares serving traffic with).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureStats {
+    /// Mean.
+    pub mean: f64,
+    /// Standard deviation.
+    pub std: f64,
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+    /// The 0 %, 10 %, ..., 100 % quantiles.
+    pub deciles: Vec<f64>,
+}
+
+/// The statistics of every column of `x` (empty columns for no rows).
+pub fn column_stats(x: &FeatureMatrix) -> Vec<FeatureStats> {
+    let n = x.rows();
+    (0..x.cols())
+        .map(|f| {
+            let mut v: Vec<f64> = (0..n).map(|r| f64::from(x.get(r, f))).collect();
+            if v.is_empty() {
+                return FeatureStats {
+                    mean: 0.0,
+                    std: 0.0,
+                    min: 0.0,
+                    max: 0.0,
+                    deciles: Vec::new(),
+                };
+            }
+            let mean = v.iter().sum::<f64>() / n as f64;
+            let var = v.iter().map(|a| (a - mean) * (a - mean)).sum::<f64>() / n as f64;
+            v.sort_by(f64::total_cmp);
+            let deciles = (0..=10).map(|d| v[((n - 1) * d) / 10]).collect();
+            FeatureStats {
+                mean,
+                std: var.sqrt(),
+                min: v[0],
+                max: v[n - 1],
+                deciles,
+            }
+        })
+        .collect()
+}
+
+/// How a model's columns come from [`NAMES`]: `columns[j]` is the feature
+/// set's column that feeds the model's column `j`. An error names every
+/// feature the model reads that this build cannot produce.
+pub fn projection(source: &str, version: u32, names: &[String]) -> Result<Vec<usize>> {
+    if source != FEATURE_SET {
+        return Err(Error::InvalidArgument(format!(
+            "the model reads features from `{source}`, which the search pipeline does not compute (it computes `{FEATURE_SET}`)"
+        )));
+    }
+    if version != FEATURE_VERSION {
+        return Err(Error::InvalidArgument(format!(
+            "the model reads {FEATURE_SET} version {version}; this build computes version {FEATURE_VERSION}"
+        )));
+    }
+    let missing: Vec<&str> = names
+        .iter()
+        .filter(|n| column(n).is_none())
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "the model reads features this build cannot produce: {}",
+            missing.join(", ")
+        )));
+    }
+    Ok(names.iter().filter_map(|n| column(n)).collect())
+}
+
+/// `x` with its columns picked by `columns` (see [`projection`]).
+pub fn project(x: &FeatureMatrix, columns: &[usize]) -> Result<FeatureMatrix> {
+    if columns.len() == x.cols() && columns.iter().enumerate().all(|(j, &c)| j == c) {
+        return Ok(x.clone());
+    }
+    let mut out = FeatureMatrix::with_cols(columns.len());
+    let mut row = vec![0f32; columns.len()];
+    for r in 0..x.rows() {
+        let src = x.row(r);
+        for (j, &c) in columns.iter().enumerate() {
+            row[j] = src[c];
+        }
+        out.push_row(&row)?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

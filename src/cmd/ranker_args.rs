@@ -1,0 +1,99 @@
+//! The flags that put a ranking model into `hyrank search` and `hyrank serve`.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use hyrank_data::log::LogReader;
+use hyrank_data::Timestamp;
+use hyrank_index::SearchIndex;
+use hyrank_ranker::features::{FeatureStore, ProductTable};
+use hyrank_ranker::registry::Registry;
+use hyrank_ranker::stage::{RankStage, RankingModel, DEFAULT_RERANK_DEPTH};
+
+#[derive(Debug, Args)]
+pub struct RankerArgs {
+    /// Rank with a model of this registry (trained by `hyrank train --log`).
+    #[arg(long)]
+    pub registry: Option<PathBuf>,
+    /// Which version: `champion`, a version id, or `none` (retrieval only).
+    #[arg(long, default_value = "champion", requires = "registry")]
+    pub ranker: String,
+    /// Candidates the model scores per query (then cut to k).
+    #[arg(long, default_value_t = DEFAULT_RERANK_DEPTH, requires = "registry")]
+    pub rerank_depth: usize,
+    /// The interaction log whose history the behavioural features read
+    /// (without it they sit at their priors, as for a new shop).
+    #[arg(long = "history", requires = "registry")]
+    pub history: Option<PathBuf>,
+    /// Compute features as of this time instead of each request's:
+    /// `history-end` (just after the last event of --history), a date
+    /// (2026-01-31) or an RFC 3339 time. For replaying or evaluating on a
+    /// past log, such as the demo world's.
+    #[arg(long, requires = "registry")]
+    pub as_of: Option<String>,
+}
+
+impl RankerArgs {
+    /// Whether a model will rank (then the encoder is needed for the cosine features).
+    pub fn ranks(&self) -> bool {
+        self.registry.is_some() && self.ranker != "none"
+    }
+
+    /// The model stage, or `None` without --registry or with `--ranker none`.
+    pub fn stage(&self, index: &SearchIndex) -> Result<Option<Arc<RankStage>>> {
+        let Some(dir) = self.registry.as_deref().filter(|_| self.ranks()) else {
+            return Ok(None);
+        };
+        let reg = super::model::open_existing(dir)?;
+        let model = RankingModel::load(&reg, &self.ranker)
+            .with_context(|| format!("loading ranker `{}` from {}", self.ranker, dir.display()))?;
+        let products = Arc::new(ProductTable::new(&index.products()?));
+        let (store, last) = match &self.history {
+            Some(log) => {
+                let mut events = LogReader::read_all(log)?;
+                events.sort_by_key(|e| e.timestamp());
+                let last = events.last().map(|e| e.timestamp());
+                (FeatureStore::from_events(&events), last)
+            }
+            None => (FeatureStore::new(), None),
+        };
+        let as_of = match self.as_of.as_deref() {
+            None => None,
+            Some("history-end") => Some(
+                last.map(|t| Timestamp(t.0 + 1))
+                    .context("--as-of history-end needs --history with events")?,
+            ),
+            Some(t) => Some(super::train_log::parse_time(t)?),
+        };
+        let now = as_of.unwrap_or_else(|| {
+            Timestamp(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64),
+            )
+        });
+        if let Some(l) = last.filter(|l| now.0 - l.0 > 30 * 86_400_000) {
+            eprintln!(
+                "note: the history ends {} days before the time features are computed as of: behavioural features sit at their priors (--as-of history-end replays it)",
+                (now.0 - l.0) / 86_400_000
+            );
+        }
+        let stage = RankStage::new(
+            model,
+            products,
+            Arc::new(RwLock::new(store)),
+            self.rerank_depth,
+        )?;
+        Ok(Some(Arc::new(stage.with_as_of(as_of))))
+    }
+
+    /// The registry, when one is named.
+    pub fn registry(&self) -> Result<Option<Registry>> {
+        self.registry
+            .as_deref()
+            .map(super::model::open_existing)
+            .transpose()
+    }
+}

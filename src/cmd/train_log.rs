@@ -1,0 +1,352 @@
+//! `hyrank train --log` (rankers from the interaction log) and `hyrank
+//! features` (the training rows, for inspection or training elsewhere).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use hyrank_data::log::LogReader;
+use hyrank_data::{InteractionEvent, Timestamp};
+use hyrank_index::SearchIndex;
+use hyrank_ranker::features::{self, FeatureStore, ProductTable};
+use hyrank_ranker::registry::{FeatureSchema, NewVersion, Registry};
+use hyrank_ranker::task::FinalScore;
+use hyrank_ranker::ModelArtefact;
+use hyrank_training::logset::{build_rows, impression_span, LogRows, Window};
+use hyrank_training::logtrain::{train_from_log, LogModel, LogTrainParams, LogTrainReport};
+
+use super::data::progress_bar;
+
+/// `2026-01-20` (midnight UTC) or an RFC 3339 timestamp.
+pub fn parse_time(s: &str) -> Result<Timestamp> {
+    let b = s.trim();
+    if b.len() == 10 && b.as_bytes()[4] == b'-' && b.as_bytes()[7] == b'-' {
+        return Timestamp::parse_rfc3339(&format!("{b}T00:00:00Z")).map_err(anyhow::Error::msg);
+    }
+    Timestamp::parse_rfc3339(b).map_err(anyhow::Error::msg)
+}
+
+/// Everything the log trainers read: the events, the store over them, the
+/// index and the product table.
+pub struct LogInputs {
+    pub events: Vec<InteractionEvent>,
+    pub store: FeatureStore,
+    pub index: SearchIndex,
+    pub products: ProductTable,
+}
+
+/// Opens the index with its encoder (cosine features need it) and reads the log.
+pub fn load_inputs(log: &Path, index: &Path, model: Option<&Path>) -> Result<LogInputs> {
+    let events = LogReader::read_all(log)?;
+    if events.is_empty() {
+        bail!("{}: the log holds no events", log.display());
+    }
+    let manifest = hyrank_index::Manifest::read(index)?;
+    let encoder = match manifest.model_id {
+        Some(_) => Some(super::search::load_encoder(model, 64)?),
+        None => None,
+    };
+    let index = hyrank_index::OpenOptions::new()
+        .encoder(encoder)
+        .open(index)?;
+    let products = ProductTable::new(&index.products()?);
+    let mut sorted: Vec<&InteractionEvent> = events.iter().collect();
+    sorted.sort_by_key(|e| e.timestamp());
+    let store = FeatureStore::from_events(sorted);
+    Ok(LogInputs {
+        events,
+        store,
+        index,
+        products,
+    })
+}
+
+fn rows(inp: &LogInputs, window: Window, label: &str) -> Result<LogRows> {
+    let bar = progress_bar();
+    let r = build_rows(
+        &inp.events,
+        window,
+        &inp.index,
+        &inp.products,
+        &inp.store,
+        &|stage, done, total| {
+            bar.set_prefix(format!("{label} {stage}"));
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        },
+    )?;
+    bar.finish_and_clear();
+    Ok(r)
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum RowFormat {
+    /// One row per shown product with request, time, query, product,
+    /// position, the labels click / add_to_cart / purchase and every feature.
+    Parquet,
+    /// LETOR rows: grade (3 purchase, 2 add-to-cart, 1 click, 0), `qid:` the
+    /// impression, features 1..=N, `# request doc position` as the comment.
+    Letor,
+}
+
+#[derive(Debug, Args)]
+pub struct FeaturesArgs {
+    /// The interaction log folder.
+    #[arg(long)]
+    pub log: PathBuf,
+    /// The index (its stored catalogue and retrievers give the features).
+    #[arg(long)]
+    pub index: PathBuf,
+    /// Where the rows go (written crash-safely).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Impressions from this time (2026-01-20 or RFC 3339).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Impressions before this time; labels known before it.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// The output format.
+    #[arg(long, value_enum, default_value = "parquet")]
+    pub format: RowFormat,
+    /// The model folder (for the cosine features of an index with vectors).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+}
+
+pub fn run_features(a: FeaturesArgs) -> Result<()> {
+    let inp = load_inputs(&a.log, &a.index, a.model.as_deref())?;
+    let window = Window {
+        from: a.from.as_deref().map(parse_time).transpose()?,
+        until: a.until.as_deref().map(parse_time).transpose()?,
+    };
+    let r = rows(&inp, window, "rows")?;
+    match a.format {
+        RowFormat::Parquet => hyrank_data::parquet_io::write_table(&a.out, r.columns())?,
+        RowFormat::Letor => {
+            let grades = r.grades();
+            let mut out = Vec::with_capacity(r.len());
+            for g in 0..r.impressions() {
+                for (i, &label) in grades
+                    .iter()
+                    .enumerate()
+                    .take(r.groups[g + 1])
+                    .skip(r.groups[g])
+                {
+                    out.push(hyrank_data::formats::letor::LetorRow {
+                        label,
+                        qid: Some((g + 1).to_string()),
+                        features: r
+                            .x
+                            .row(i)
+                            .iter()
+                            .enumerate()
+                            .map(|(j, v)| (j as u32 + 1, *v))
+                            .collect(),
+                        comment: Some(format!(
+                            "{} {} {}",
+                            r.requests[g], r.docs[i], r.positions[i]
+                        )),
+                    });
+                }
+            }
+            hyrank_data::formats::letor::write_letor(&a.out, &out)?;
+        }
+    }
+    println!(
+        "wrote {} rows of {} impressions, {} features ({} v{}) to {}",
+        r.len(),
+        r.impressions(),
+        features::NUM_FEATURES,
+        features::FEATURE_SET,
+        features::FEATURE_VERSION,
+        a.out.display()
+    );
+    Ok(())
+}
+
+/// The log-training flags of `hyrank train`.
+#[derive(Debug, Args)]
+pub struct LogTrainArgs {
+    /// Train on this interaction log (with --index); the model comes from
+    /// --model lr, lambdamart or mtl.
+    #[arg(long, requires = "index", conflicts_with = "train")]
+    pub log: Option<PathBuf>,
+    /// The index whose catalogue and retrievers give the features.
+    #[arg(long)]
+    pub index: Option<PathBuf>,
+    /// Training impressions are those before this time [default: 80 % into the log].
+    #[arg(long)]
+    pub train_until: Option<String>,
+    /// Validation impressions are from --train-until to this time [default: the log's end].
+    #[arg(long)]
+    pub validate_until: Option<String>,
+    /// What the probabilistic models rank by: p_click, p_purchase,
+    /// expected_revenue or blend:W_CLICK,W_PURCHASE [default: p_purchase].
+    #[arg(long)]
+    pub final_score: Option<String>,
+    /// The sentence-embedding model folder (cosine features).
+    #[arg(long = "embedding-model")]
+    pub embedding_model: Option<PathBuf>,
+}
+
+/// The windows: explicit, or the first 80 % of the log's impression span
+/// for training and the rest for validation.
+fn windows(events: &[InteractionEvent], a: &LogTrainArgs) -> Result<(Window, Window)> {
+    let (first, last) = impression_span(events).context("the log holds no impressions")?;
+    let split = match &a.train_until {
+        Some(t) => parse_time(t)?,
+        None => Timestamp(first.0 + (last.0 - first.0) * 4 / 5),
+    };
+    let end = match &a.validate_until {
+        Some(t) => parse_time(t)?,
+        None => Timestamp(last.0 + 1),
+    };
+    if end <= split {
+        bail!("--validate-until must be after --train-until");
+    }
+    Ok((
+        Window {
+            from: None,
+            until: Some(split),
+        },
+        Window {
+            from: Some(split),
+            until: Some(end),
+        },
+    ))
+}
+
+/// Trains `model` on the log; `config` is a JSON `LogTrainParams`.
+pub fn run_train_log(t: &super::train::TrainArgs, model: LogModel) -> Result<()> {
+    let (a, config, registry, id, reason, out, json) = (
+        &t.log,
+        t.config.as_deref(),
+        t.registry.as_deref(),
+        t.id.clone(),
+        t.reason.as_str(),
+        t.out.as_deref(),
+        t.json,
+    );
+    let log = a.log.as_deref().expect("called with --log");
+    let index = a.index.as_deref().context("--log needs --index")?;
+    let mut params = match config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            hyrank_data::formats::parse_json::<LogTrainParams>(
+                &text,
+                hyrank_data::Location::new(path, 1),
+            )?
+        }
+        None => LogTrainParams::default(),
+    };
+    if let Some(s) = &a.final_score {
+        params.final_score = FinalScore::parse(s)?;
+    }
+    let inp = load_inputs(log, index, a.embedding_model.as_deref())?;
+    let (tw, vw) = windows(&inp.events, a)?;
+    let train = rows(&inp, tw, "train")?;
+    let valid = rows(&inp, vw, "valid")?;
+    let bar = progress_bar();
+    bar.set_prefix(model.name());
+    let (ranker, report) = train_from_log(model, &train, &valid, &params, &mut |s| {
+        bar.set_length(s.of as u64);
+        bar.set_position(s.index as u64);
+        if let Some(v) = s.valid {
+            bar.set_message(format!("{} {} valid {v:.5}", s.unit, s.index));
+        }
+    })?;
+    bar.finish_and_clear();
+    let artefact = ModelArtefact::Task(ranker);
+    if let Some(o) = out {
+        artefact.save(o)?;
+    }
+    let registered = match registry {
+        Some(dir) => {
+            let reg = Registry::open(dir)?;
+            let files = serde_json::json!([{
+                "role": "log", "path": log, "events": inp.events.len(),
+            }]);
+            let m = reg.register(
+                NewVersion {
+                    id,
+                    model: artefact,
+                    features: FeatureSchema {
+                        source: features::FEATURE_SET.into(),
+                        version: features::FEATURE_VERSION,
+                        count: features::NUM_FEATURES,
+                        names: features::NAMES.iter().map(|s| (*s).to_owned()).collect(),
+                        stats: features::column_stats(&train.x),
+                    },
+                    training: serde_json::json!({
+                        "format": "log",
+                        "files": files,
+                        "index": index,
+                        "index_generation": inp.index.manifest.generation,
+                        "train_window": {"until": tw.until},
+                        "validation_window": {"from": vw.from, "until": vw.until},
+                        "train_rows": report.train_rows,
+                        "valid_rows": report.valid_rows,
+                        "params": params,
+                    }),
+                    metrics: report
+                        .metrics
+                        .iter()
+                        .map(|(k, v)| (format!("valid_{k}"), *v))
+                        .collect(),
+                },
+                reason,
+            )?;
+            Some((dir.to_path_buf(), m.id))
+        }
+        None => None,
+    };
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    print_report(&report);
+    if let Some(o) = out {
+        println!("wrote {}", o.display());
+    }
+    if let Some((dir, id)) = registered {
+        println!("registered as {id} in {}", dir.display());
+    }
+    Ok(())
+}
+
+fn print_report(r: &LogTrainReport) {
+    println!(
+        "trained {} on {} rows ({} impressions) in {:.1} s; validated on {} rows ({} impressions)",
+        r.model.name(),
+        r.train_rows,
+        r.train_impressions,
+        r.train_seconds,
+        r.valid_rows,
+        r.valid_impressions
+    );
+    if let Some(last) = r.steps.last() {
+        println!("  {} {} of {}", last.unit, last.index, last.of);
+    }
+    for (k, v) in &r.metrics {
+        println!("  {k:<18} {v:.4}");
+    }
+    if let Some(c) = &r.calibration_purchase {
+        println!("  reliability of p_purchase by decile (predicted → observed):");
+        let cells: Vec<String> = c
+            .bins
+            .iter()
+            .map(|b| format!("{:.4}→{:.4}", b.mean_predicted, b.observed))
+            .collect();
+        println!("    {}", cells.join("  "));
+    }
+    if !r.coefficients.is_empty() {
+        let mut c: Vec<&(String, f64, f64)> = r.coefficients.iter().skip(1).collect();
+        c.sort_by(|a, b| b.2.abs().total_cmp(&a.2.abs()));
+        println!("  largest purchase coefficients (raw scale; click beside):");
+        for (n, click, buy) in c.into_iter().take(8) {
+            println!("    {n:<28} {buy:+.4}  (click {click:+.4})");
+        }
+    }
+}
