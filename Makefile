@@ -15,7 +15,7 @@ DEMO_ADDR ?= 127.0.0.1:8080
 # demo's training step; the step is skipped with a note where it is absent.
 LETOR_DIR ?= ../shared/data/letor_sample
 
-.PHONY: demo demo-train serve-demo stop test tools build fmt clippy nextest doctest bench-generate bench-env bench tune-measure clean
+.PHONY: demo demo-rank demo-train serve-demo stop test tools build fmt clippy nextest doctest bench-generate bench-env bench tune-measure clean
 
 ## The main job, end to end, with what exists today: fetch the model if absent,
 ## build, generate the synthetic world, index it (BM25 + embeddings + HNSW), run example
@@ -41,33 +41,67 @@ demo: tools build
 		--run $(DEMO_DIR)/runs/bm25.trec --run $(DEMO_DIR)/runs/dense.trec \
 		--run $(DEMO_DIR)/runs/hybrid-rrf.trec --run $(DEMO_DIR)/runs/hybrid-linear.trec --out $(DEMO_DIR)/report
 	@echo "demo data in $(DEMO_DIR); evaluation report in $(DEMO_DIR)/report/report.html"
+	@$(MAKE) --no-print-directory demo-rank
 	@$(MAKE) --no-print-directory demo-train
 	@$(MAKE) --no-print-directory serve-demo
 
-## Training (rankers from feature files until the demo log's features exist): LambdaMART
-## and logistic regression on LightGBM's LETOR sample, both registered, compared on
-## rank.test, the better on validation nDCG@10 promoted as champion.
+## Rankers from the demo log: LR, LambdaMART and the multi-task network trained on
+## the first 80 % of the log's days and validated on the rest (AUCs, calibration,
+## nDCG of the validation impressions), LambdaMART on the judgments of 80 % of the
+## queries; all registered, compared, the best on the validation window (purchase
+## AUC over all impressions) promoted as champion; then nDCG@10 on the held-out
+## judged queries of hybrid retrieval, hybrid + each ranker, and the oracle.
+demo-rank:
+	rm -rf $(DEMO_DIR)/registry $(DEMO_DIR)/runs/held-out-*.trec
+	@for m in lr lambdamart mtl; do \
+		$(HYRANK) train --log $(DEMO_DIR)/events --index $(DEMO_DIR)/index --model $$m \
+			--registry $(DEMO_DIR)/registry --id $$m --reason demo || exit 1; echo; \
+	done
+	$(HYRANK) train --qrels $(DEMO_DIR)/qrels.trec --queries $(DEMO_DIR)/queries.tsv --index $(DEMO_DIR)/index \
+		--history $(DEMO_DIR)/events --model lambdamart --registry $(DEMO_DIR)/registry --id lambdamart-judged \
+		--holdout-out $(DEMO_DIR)/held-out-queries.tsv --reason demo
+	$(HYRANK) model compare --registry $(DEMO_DIR)/registry
+	$(HYRANK) model promote --best valid_auc_purchase --registry $(DEMO_DIR)/registry --reason "demo: best purchase AUC on the validation window"
+	$(HYRANK) search --index $(DEMO_DIR)/index --queries $(DEMO_DIR)/held-out-queries.tsv --mode hybrid --k 100 \
+		--run-out $(DEMO_DIR)/runs/held-out-hybrid.trec
+	$(HYRANK) search --index $(DEMO_DIR)/index --queries $(DEMO_DIR)/held-out-queries.tsv --mode hybrid --k 100 \
+		--oracle $(DEMO_DIR)/qrels.trec --run-out $(DEMO_DIR)/runs/held-out-oracle.trec
+	@for m in lr lambdamart mtl lambdamart-judged; do \
+		$(HYRANK) search --index $(DEMO_DIR)/index --queries $(DEMO_DIR)/held-out-queries.tsv --mode hybrid --k 100 \
+			--registry $(DEMO_DIR)/registry --ranker $$m --history $(DEMO_DIR)/events --as-of history-end \
+			--run-out $(DEMO_DIR)/runs/held-out-$$m.trec || exit 1; \
+	done
+	$(HYRANK) eval --qrels $(DEMO_DIR)/qrels.trec --metrics ndcg_cut_10,recip_rank \
+		--run $(DEMO_DIR)/runs/held-out-hybrid.trec --run $(DEMO_DIR)/runs/held-out-lr.trec \
+		--run $(DEMO_DIR)/runs/held-out-lambdamart.trec --run $(DEMO_DIR)/runs/held-out-mtl.trec \
+		--run $(DEMO_DIR)/runs/held-out-lambdamart-judged.trec --run $(DEMO_DIR)/runs/held-out-oracle.trec
+
+## Rankers from feature files, as LightGBM's CLI trains them: LambdaMART and logistic
+## regression on LightGBM's LETOR sample, both registered (in their own registry),
+## compared on rank.test, the better on validation nDCG@10 promoted there.
 demo-train:
 	@if [ ! -f $(LETOR_DIR)/rank.train ]; then \
 		echo "training step skipped: $(LETOR_DIR) (LightGBM's LETOR sample) is absent"; exit 0; fi; \
-	set -e; rm -rf $(DEMO_DIR)/registry; mkdir -p $(DEMO_DIR)/scores; \
+	set -e; rm -rf $(DEMO_DIR)/letor-registry; mkdir -p $(DEMO_DIR)/scores; \
 	$(HYRANK) train --format letor --train $(LETOR_DIR)/rank.train --valid $(LETOR_DIR)/rank.test \
-		--registry $(DEMO_DIR)/registry --id lambdamart --reason demo; \
+		--registry $(DEMO_DIR)/letor-registry --id lambdamart --reason demo; \
 	$(HYRANK) train --format letor --model lr --train $(LETOR_DIR)/rank.train --valid $(LETOR_DIR)/rank.test \
-		--registry $(DEMO_DIR)/registry --id lr --reason demo; \
+		--registry $(DEMO_DIR)/letor-registry --id lr --reason demo; \
 	for m in lambdamart lr; do \
-		$(HYRANK) predict --format letor --registry $(DEMO_DIR)/registry --model $$m \
+		$(HYRANK) predict --format letor --registry $(DEMO_DIR)/letor-registry --model $$m \
 			--input $(LETOR_DIR)/rank.test --out $(DEMO_DIR)/scores/$$m.txt; done; \
 	$(HYRANK) eval --letor $(LETOR_DIR)/rank.test --scores $(DEMO_DIR)/scores/lr.txt \
 		--scores $(DEMO_DIR)/scores/lambdamart.txt --gain exponential --metrics ndcg_cut_10,ndcg_cut_5,ndcg; \
-	$(HYRANK) model promote --best valid_ndcg@10 --registry $(DEMO_DIR)/registry --reason demo; \
-	$(HYRANK) model list --registry $(DEMO_DIR)/registry
+	$(HYRANK) model promote --best valid_ndcg@10 --registry $(DEMO_DIR)/letor-registry --reason demo; \
+	$(HYRANK) model list --registry $(DEMO_DIR)/letor-registry
 
 ## (Re)starts the search API over the demo index in the background and prints its URL;
 ## `make stop` stops it. Its log (one line a search) is $(DEMO_DIR)/api.log.
 serve-demo: stop
 	@rm -f $(DEMO_DIR)/api.url
-	@nohup $(HYRANK) -v serve --index $(DEMO_DIR)/index --addr $(DEMO_ADDR) \
+	@ranking=""; [ -f $(DEMO_DIR)/registry/champion.json ] && \
+		ranking="--registry $(DEMO_DIR)/registry --history $(DEMO_DIR)/events --as-of history-end"; \
+	nohup $(HYRANK) -v serve --index $(DEMO_DIR)/index --addr $(DEMO_ADDR) $$ranking \
 		--ready-file $(DEMO_DIR)/api.url > $(DEMO_DIR)/api.log 2>&1 & echo $$! > $(DEMO_DIR)/api.pid
 	@for i in $$(seq 1 300); do \
 		[ -f $(DEMO_DIR)/api.url ] && break; \

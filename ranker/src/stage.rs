@@ -45,8 +45,13 @@ impl RankingModel {
             )));
         };
         let f = &manifest.features;
-        let columns = features::projection(&f.source, f.version, &f.names)
-            .map_err(|e| Error::InvalidArgument(format!("model {}: {e}", manifest.id)))?;
+        let columns =
+            features::projection(&f.source, f.version, &f.names).map_err(|e| match e {
+                Error::InvalidArgument(m) => {
+                    Error::InvalidArgument(format!("model {}: {m}", manifest.id))
+                }
+                other => other,
+            })?;
         if model.feature_names != f.names {
             return Err(Error::Model {
                 path: registry.root().to_path_buf(),
@@ -107,6 +112,45 @@ impl RankingModel {
     }
 }
 
+impl RankStage {
+    /// The re-rank layer over the model's `order`: near-duplicates out,
+    /// then MMR over what is left.
+    fn rerank_layer(
+        &self,
+        index: &SearchIndex,
+        products: &ProductTable,
+        docs: &[DocId],
+        pred: &[TaskScores],
+        mut order: Vec<usize>,
+    ) -> Result<Vec<usize>> {
+        let empty: &[f32] = &[];
+        let embeddings: Vec<&[f32]> = docs
+            .iter()
+            .map(|d| {
+                index
+                    .vectors
+                    .as_ref()
+                    .and_then(|v| v.row_of(d).map(|r| v.vector(r)))
+                    .unwrap_or(empty)
+            })
+            .collect();
+        if let Some(threshold) = self.rerank.dedupe {
+            let keys: Vec<Option<String>> = docs
+                .iter()
+                .map(|d| products.listing_key(d).map(str::to_owned))
+                .collect();
+            order = crate::rerank::remove_near_duplicates(&order, &keys, &embeddings, threshold).0;
+        }
+        if let Some(lambda) = self.rerank.mmr_lambda {
+            let scores: Vec<f64> = order.iter().map(|&i| pred[i].score).collect();
+            let embs: Vec<&[f32]> = order.iter().map(|&i| embeddings[i]).collect();
+            let picked = crate::rerank::mmr(&scores, &embs, lambda, order.len())?;
+            order = picked.into_iter().map(|j| order[j]).collect();
+        }
+        Ok(order)
+    }
+}
+
 /// One feature's part in a score.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Contribution {
@@ -134,6 +178,17 @@ pub struct HitRanking {
     pub contributions: Vec<Contribution>,
 }
 
+/// The re-rank layer applied after the model, each step optional.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RerankOptions {
+    /// Remove near-duplicate listings: the same brand and title (folded), or
+    /// embeddings at cosine at least this.
+    pub dedupe: Option<f64>,
+    /// Maximal marginal relevance over the embeddings with this λ (1 keeps
+    /// the model's order).
+    pub mmr_lambda: Option<f64>,
+}
+
 /// The model stage: a model, the catalogue it reads, the interaction
 /// history (updated online while it serves), and how many candidates it scores.
 #[derive(Debug)]
@@ -143,6 +198,7 @@ pub struct RankStage {
     store: Arc<RwLock<FeatureStore>>,
     depth: usize,
     as_of: Option<Timestamp>,
+    rerank: RerankOptions,
 }
 
 impl RankStage {
@@ -165,7 +221,28 @@ impl RankStage {
             store,
             depth,
             as_of: None,
+            rerank: RerankOptions::default(),
         })
+    }
+
+    /// The stage with the re-rank layer's steps.
+    pub fn with_rerank(mut self, rerank: RerankOptions) -> Result<Self> {
+        if let Some(l) = rerank.mmr_lambda {
+            if !(0.0..=1.0).contains(&l) {
+                return Err(Error::InvalidArgument(format!(
+                    "mmr lambda {l} is not in [0, 1]"
+                )));
+            }
+        }
+        if let Some(t) = rerank.dedupe {
+            if !(t > 0.0 && t <= 1.0) {
+                return Err(Error::InvalidArgument(format!(
+                    "dedupe threshold {t} is not in (0, 1]"
+                )));
+            }
+        }
+        self.rerank = rerank;
+        Ok(self)
     }
 
     /// Features computed as of a fixed time instead of the request's
@@ -231,6 +308,9 @@ impl RankStage {
         let pred: Vec<TaskScores> = model.model.predict(&x)?;
         let mut order: Vec<usize> = (0..docs.len()).collect();
         order.sort_by(|&a, &b| pred[b].score.total_cmp(&pred[a].score).then(a.cmp(&b)));
+        if self.rerank != RerankOptions::default() {
+            order = self.rerank_layer(index, &products, docs, &pred, order)?;
+        }
         let mut out: Vec<HitRanking> = pred
             .iter()
             .enumerate()

@@ -22,6 +22,9 @@ pub enum BenchCommand {
     /// Per-query latency (p50/p99) of BM25, dense and hybrid search,
     /// including query encoding, one query at a time.
     Search(SearchBenchArgs),
+    /// Ranking on a world's log: features by replay, training each model,
+    /// scoring 1,000 candidates with features on one thread.
+    Rank(super::bench_rank::RankBenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -526,6 +529,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Encode(a) => bench_encode(&a)?,
         BenchCommand::Search(a) => bench_search(&a)?,
         BenchCommand::Eval(a) => bench_eval(&a)?,
+        BenchCommand::Rank(a) => super::bench_rank::bench_rank(&a)?,
         BenchCommand::Generate(args) => {
             let started = Instant::now();
             let r = run_generate(&args)?;

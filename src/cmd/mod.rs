@@ -1,6 +1,7 @@
 //! Subcommands.
 
 pub mod bench;
+pub mod bench_rank;
 pub mod config_args;
 pub mod data;
 pub mod eval;

@@ -25,6 +25,15 @@ pub enum ModelCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The versions side by side: one row each, one column per metric
+    /// (every metric any version has, or those of --metrics).
+    Compare {
+        #[command(flatten)]
+        registry: RegistryArg,
+        /// Metrics to show, comma-separated (names as in the manifests).
+        #[arg(long, value_delimiter = ',')]
+        metrics: Vec<String>,
+    },
     /// One version's manifest (`champion` for the champion).
     Show {
         /// Version id, or `champion`.
@@ -113,6 +122,40 @@ pub fn run(cmd: ModelCommand) -> Result<()> {
                     m.features.count,
                     metrics.join(" ")
                 );
+            }
+        }
+        ModelCommand::Compare { registry, metrics } => {
+            let reg = open_existing(&registry.registry)?;
+            let champion = reg.pointer()?.champion;
+            let versions = reg.list()?;
+            let cols: Vec<String> = if metrics.is_empty() {
+                let all: std::collections::BTreeSet<&String> =
+                    versions.iter().flat_map(|m| m.metrics.keys()).collect();
+                all.into_iter().cloned().collect()
+            } else {
+                metrics
+            };
+            let width = |c: &str| c.len().max(8);
+            print!("  {:<20} {:<12}", "version", "kind");
+            for c in &cols {
+                print!(" {:>w$}", c, w = width(c));
+            }
+            println!();
+            for m in &versions {
+                let star = if champion.as_deref() == Some(m.id.as_str()) {
+                    "*"
+                } else {
+                    " "
+                };
+                print!("{star} {:<20} {:<12}", m.id, m.kind);
+                for c in &cols {
+                    let v = m
+                        .metrics
+                        .get(c)
+                        .map_or("-".to_owned(), |v| format!("{v:.4}"));
+                    print!(" {:>w$}", v, w = width(c));
+                }
+                println!();
             }
         }
         ModelCommand::Show { id, registry } => {

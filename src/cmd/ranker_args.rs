@@ -33,6 +33,13 @@ pub struct RankerArgs {
     /// past log, such as the demo world's.
     #[arg(long, requires = "registry")]
     pub as_of: Option<String>,
+    /// Re-rank layer: drop near-duplicate listings (same brand and title, or
+    /// embeddings at cosine at least THRESHOLD).
+    #[arg(long, requires = "registry", num_args = 0..=1, default_missing_value = "0.97")]
+    pub dedupe: Option<f64>,
+    /// Re-rank layer: maximal marginal relevance with this λ (1 = the model's order).
+    #[arg(long, requires = "registry")]
+    pub mmr_lambda: Option<f64>,
 }
 
 impl RankerArgs {
@@ -86,7 +93,13 @@ impl RankerArgs {
             Arc::new(RwLock::new(store)),
             self.rerank_depth,
         )?;
-        Ok(Some(Arc::new(stage.with_as_of(as_of))))
+        let stage = stage
+            .with_as_of(as_of)
+            .with_rerank(hyrank_ranker::stage::RerankOptions {
+                dedupe: self.dedupe,
+                mmr_lambda: self.mmr_lambda,
+            })?;
+        Ok(Some(Arc::new(stage)))
     }
 
     /// The registry, when one is named.

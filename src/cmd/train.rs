@@ -52,13 +52,15 @@ pub struct TrainArgs {
     #[arg(long, value_enum, requires = "train")]
     pub format: Option<FeatureFormat>,
     /// Training rows (a feature file).
-    #[arg(long, requires = "format", required_unless_present = "log")]
+    #[arg(long, requires = "format", required_unless_present_any = ["log", "qrels"])]
     pub train: Option<PathBuf>,
     /// Validation rows, scored after every round (nDCG@--eval-at, exponential gain).
     #[arg(long)]
     pub valid: Option<PathBuf>,
     /// Where the model goes (written crash-safely; sha256-checked on load).
-    #[arg(long, required_unless_present = "registry")]
+    /// Without it and without --registry, a log or judgment training only
+    /// reports what it measured.
+    #[arg(long)]
     pub out: Option<PathBuf>,
     /// Also (or instead) register it as a new version in this registry
     /// (created if absent); `hyrank model promote` makes it the champion.
@@ -107,7 +109,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Stop after this many rounds without a better validation nDCG; keep the best round.
-    #[arg(long, requires = "valid")]
+    #[arg(long)]
     pub early_stopping_rounds: Option<usize>,
     /// Cut-off of the validation nDCG.
     #[arg(long, default_value_t = 10)]
@@ -137,7 +139,7 @@ pub struct PredictArgs {
     pub out: PathBuf,
 }
 
-fn params(a: &TrainArgs) -> Result<GbdtParams> {
+pub fn params(a: &TrainArgs) -> Result<GbdtParams> {
     let mut p = match &a.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -177,6 +179,12 @@ fn params(a: &TrainArgs) -> Result<GbdtParams> {
 }
 
 pub fn run_train(a: TrainArgs) -> Result<()> {
+    if a.log.qrels.is_some() {
+        if a.model != ModelArg::Gbdt {
+            anyhow::bail!("--qrels trains LambdaMART on graded judgments: use --model lambdamart");
+        }
+        return super::train_log::run_train_judgments(&a);
+    }
     if a.log.log.is_some() {
         let model = match a.model {
             ModelArg::Gbdt => hyrank_training::logtrain::LogModel::LambdaMart,
@@ -188,6 +196,12 @@ pub fn run_train(a: TrainArgs) -> Result<()> {
     let train = a.train.clone().context("--train FILE (or --log DIR)")?;
     if a.model == ModelArg::Mtl {
         anyhow::bail!("--model mtl trains on the interaction log: give --log DIR --index DIR");
+    }
+    if a.out.is_none() && a.registry.is_none() {
+        anyhow::bail!("give --out FILE or --registry DIR for the model");
+    }
+    if a.early_stopping_rounds.is_some() && a.valid.is_none() {
+        anyhow::bail!("--early-stopping-rounds needs --valid FILE");
     }
     if a.model == ModelArg::Lr {
         return run_train_lr(&a);

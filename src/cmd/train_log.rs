@@ -188,6 +188,30 @@ pub struct LogTrainArgs {
     /// The sentence-embedding model folder (cosine features).
     #[arg(long = "embedding-model")]
     pub embedding_model: Option<PathBuf>,
+    /// Train LambdaMART on these judgments (TREC qrels) instead of a log,
+    /// with --queries and --index, as OpenSearch LTR does.
+    #[arg(long, requires_all = ["queries", "index"], conflicts_with_all = ["log", "train"])]
+    pub qrels: Option<PathBuf>,
+    /// The judged queries (`id<TAB>text` or JSONL).
+    #[arg(long)]
+    pub queries: Option<PathBuf>,
+    /// Share of the judged queries held out for validation (early stopping
+    /// and the report), chosen by a seeded hash of the query id.
+    #[arg(long, default_value_t = 0.2)]
+    pub valid_fraction: f64,
+    /// Seed of the held-out split.
+    #[arg(long, default_value_t = 0)]
+    pub split_seed: u64,
+    /// Candidates retrieved per judged query (the re-rank depth to train for).
+    #[arg(long, default_value_t = 100)]
+    pub depth: usize,
+    /// Write the held-out queries here (TSV), to evaluate runs on them.
+    #[arg(long)]
+    pub holdout_out: Option<PathBuf>,
+    /// With --qrels: the log whose history the behavioural features read,
+    /// as of just after its last event.
+    #[arg(long)]
+    pub history: Option<PathBuf>,
 }
 
 /// The windows: explicit, or the first 80 % of the log's impression span
@@ -349,4 +373,160 @@ fn print_report(r: &LogTrainReport) {
             println!("    {n:<28} {buy:+.4}  (click {click:+.4})");
         }
     }
+}
+
+/// `hyrank train --qrels R --queries Q --index DIR`: LambdaMART on judgments.
+pub fn run_train_judgments(t: &super::train::TrainArgs) -> Result<()> {
+    use hyrank_training::judgments::{
+        is_validation, judged_rows, subset, train_on_judgments, JudgedOptions,
+    };
+    let a = &t.log;
+    let qrels_path = a.qrels.as_deref().expect("called with --qrels");
+    let index_dir = a.index.as_deref().context("--qrels needs --index")?;
+    if !(a.valid_fraction > 0.0 && a.valid_fraction < 1.0) {
+        bail!(
+            "--valid-fraction must be between 0 and 1, got {}",
+            a.valid_fraction
+        );
+    }
+    let queries = hyrank_data::formats::ndjson::read_queries(
+        a.queries.as_deref().context("--qrels needs --queries")?,
+    )?;
+    let qrels = hyrank_data::formats::trec::read_qrels(qrels_path)?;
+    let manifest = hyrank_index::Manifest::read(index_dir)?;
+    let encoder = match manifest.model_id {
+        Some(_) => Some(super::search::load_encoder(
+            a.embedding_model.as_deref(),
+            64,
+        )?),
+        None => None,
+    };
+    let index = std::sync::Arc::new(
+        hyrank_index::OpenOptions::new()
+            .encoder(encoder)
+            .open(index_dir)?,
+    );
+    let products = ProductTable::new(&index.products()?);
+    let (store, at) = match &a.history {
+        Some(log) => {
+            let mut events = LogReader::read_all(log)?;
+            events.sort_by_key(|e| e.timestamp());
+            let at = events
+                .last()
+                .map_or(Timestamp(0), |e| Timestamp(e.timestamp().0 + 1));
+            (FeatureStore::from_events(&events), at)
+        }
+        None => (FeatureStore::new(), Timestamp(0)),
+    };
+    let mut config = hyrank_index::SearchConfig::default();
+    if index.vectors.is_some() {
+        config.mode = hyrank_index::Mode::Hybrid;
+    }
+    config.k = a.depth;
+    let pipeline = hyrank_ranker::Pipeline::new(std::sync::Arc::clone(&index));
+    let bar = progress_bar();
+    bar.set_prefix("features");
+    bar.set_length(queries.len() as u64);
+    let rows = judged_rows(
+        &pipeline,
+        &queries,
+        &qrels,
+        &products,
+        &store,
+        &JudgedOptions {
+            config,
+            add_judged: true,
+            at,
+        },
+        &|done| bar.set_position(done as u64),
+    )?;
+    bar.finish_and_clear();
+    let valid_q = |q: &hyrank_data::QueryId| is_validation(q, a.valid_fraction, a.split_seed);
+    let train = subset(&rows, &|q| !valid_q(q))?;
+    let valid = subset(&rows, &valid_q)?;
+    let params = super::train::params(t)?;
+    let bar = progress_bar();
+    bar.set_prefix("lambdamart");
+    let (ranker, report) = train_on_judgments(
+        &train,
+        &valid,
+        &params,
+        t.early_stopping_rounds.or(Some(20)),
+        &mut |i, of, v| {
+            bar.set_length(of as u64);
+            bar.set_position(i as u64);
+            bar.set_message(format!("valid ndcg@10 {v:.4}"));
+        },
+    )?;
+    bar.finish_and_clear();
+    if let Some(path) = &a.holdout_out {
+        let held: Vec<hyrank_data::Query> = queries
+            .iter()
+            .filter(|q| valid.queries.contains(&q.id))
+            .cloned()
+            .collect();
+        hyrank_data::formats::ndjson::write_queries_tsv(path, &held)?;
+    }
+    let artefact = ModelArtefact::Task(ranker);
+    if let Some(o) = &t.out {
+        artefact.save(o)?;
+    }
+    let registered = match &t.registry {
+        Some(dir) => {
+            let reg = Registry::open(dir)?;
+            let m = reg.register(
+                NewVersion {
+                    id: t.id.clone(),
+                    model: artefact,
+                    features: FeatureSchema {
+                        source: features::FEATURE_SET.into(),
+                        version: features::FEATURE_VERSION,
+                        count: features::NUM_FEATURES,
+                        names: features::NAMES.iter().map(|s| (*s).to_owned()).collect(),
+                        stats: features::column_stats(&train.data.x),
+                    },
+                    training: serde_json::json!({
+                        "format": "judgments",
+                        "files": [
+                            {"role": "qrels", "path": qrels_path, "sha256": hyrank_index::model::sha256_file(qrels_path)?},
+                        ],
+                        "index": index_dir,
+                        "index_generation": index.manifest.generation,
+                        "depth": a.depth,
+                        "valid_fraction": a.valid_fraction,
+                        "split_seed": a.split_seed,
+                        "train_queries": report.train_queries,
+                        "valid_queries": report.valid_queries,
+                    }),
+                    metrics: std::collections::BTreeMap::from([
+                        ("valid_ndcg@10".to_owned(), report.valid_ndcg10_model),
+                        ("valid_ndcg@10_retrieval".to_owned(), report.valid_ndcg10_retrieval),
+                        ("valid_ndcg@10_oracle".to_owned(), report.valid_ndcg10_oracle),
+                    ]),
+                },
+                &t.reason,
+            )?;
+            Some((dir.clone(), m.id))
+        }
+        None => None,
+    };
+    if t.json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    println!(
+        "trained lambdamart on {} judged queries ({} rows), {} trees; {} held-out queries, nDCG@10 (exponential gain) over the retrieved candidates:",
+        report.train_queries, report.train_rows, report.trees, report.valid_queries
+    );
+    println!(
+        "  retrieval {:.4}  model {:.4}  oracle {:.4}",
+        report.valid_ndcg10_retrieval, report.valid_ndcg10_model, report.valid_ndcg10_oracle
+    );
+    if let Some(o) = &t.out {
+        println!("wrote {}", o.display());
+    }
+    if let Some((dir, id)) = registered {
+        println!("registered as {id} in {}", dir.display());
+    }
+    Ok(())
 }

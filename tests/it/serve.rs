@@ -70,7 +70,7 @@ fn serve_answers_on_a_loopback_port_and_stops_on_sigterm() {
 }
 
 /// Starts `hyrank serve ARGS --addr 127.0.0.1:0` and waits for its ready file.
-fn start_server(
+pub fn start_server(
     dir: &std::path::Path,
     args: &[&str],
 ) -> (std::process::Child, std::net::SocketAddr) {

@@ -12,6 +12,7 @@
 //! ranker; data ← eval; {ranker, eval} ← {training, experiment, api} ← the `hyrank` binary.
 
 pub mod error;
+pub mod judgments;
 pub mod letor;
 pub mod logset;
 pub mod logtrain;

@@ -64,8 +64,8 @@ pub struct LogTrainParams {
     pub lr: LogisticParams,
     /// LambdaMART (its objective is always LambdaRank).
     pub lambdamart: GbdtParams,
-    /// Early stopping of LambdaMART on the validation nDCG@10 of purchases
-    /// and clicks (rounds without improvement); `None` trains every round.
+    /// Early stopping of LambdaMART on the validation nDCG@10 of the graded
+    /// outcomes (rounds without improvement); `None` trains every round.
     pub early_stopping_rounds: Option<usize>,
     /// The multi-task network.
     pub mtl: MtlParams,
@@ -292,6 +292,7 @@ pub fn train_from_log(
             let mut p = params.lambdamart.clone();
             p.objective = Objective::LambdaRank;
             let data = train.ranking_data(train.grades());
+            let valid_data = valid.ranking_data(valid.grades());
             let mut valid_scores = vec![0.0; valid.len()];
             let (mut best, mut best_round, mut since) = (f64::NEG_INFINITY, 0usize, 0usize);
             let of = p.num_trees;
@@ -302,9 +303,8 @@ pub fn train_from_log(
                 for (r, s) in valid_scores.iter_mut().enumerate() {
                     *s += round.tree.predict(valid.x.row(r));
                 }
-                let v = mean_ndcg10(&valid.groups, &valid_scores, &valid.purchase)
-                    .or_else(|| mean_ndcg10(&valid.groups, &valid_scores, &valid.click))
-                    .unwrap_or(0.0);
+                // Graded nDCG@10 (exponential gain) of the outcomes.
+                let v = crate::letor::mean_ndcg(&valid_data, &valid_scores, 10);
                 let s = Step {
                     unit: "round",
                     index: round.index + 1,

@@ -6,9 +6,12 @@
 //! [`FeatureStore`] (the interaction history, read as of the row's time).
 //! The groups, in column order ([`NAMES`]):
 //!
-//! - **retrieval**: BM25 score and rank, dense cosine and rank (ranks within
-//!   the candidate list), and the reciprocal-rank fusion of the two ranks
-//!   (k = 60), for any product, retrieved or not;
+//! - **retrieval**: BM25 score and log rank, dense cosine and log rank, and
+//!   the reciprocal-rank fusion of the two ranks (k = 60), for any product,
+//!   retrieved or not; ranks are in the whole catalogue, down to
+//!   [`RANK_CAP`](hyrank_index::product_scores::RANK_CAP) (deeper counts as
+//!   the cap + 1), so a logged page of ten and a thousand candidates give a
+//!   product the same value;
 //! - **text match**: share of the query's words in the title, the query as a
 //!   phrase of the title, brand, category and attribute matches;
 //! - **product**: price, log price, price over its category's median,
@@ -57,9 +60,9 @@ const DAY_MS: i64 = 86_400_000;
 /// Every feature's name, in column order.
 pub const NAMES: [&str; 43] = [
     "bm25",
-    "bm25_rank",
+    "bm25_log_rank",
     "cosine",
-    "cosine_rank",
+    "cosine_log_rank",
     "rrf",
     "title_overlap",
     "phrase_match",
@@ -128,6 +131,7 @@ struct ProductRow {
     rating: Option<f32>,
     reviews: u32,
     text: ProductText,
+    listing_key: String,
 }
 
 /// The catalogue as the features read it: text tokenised once, each
@@ -171,6 +175,10 @@ impl ProductTable {
                     },
                     rating: p.rating.filter(|r| r.is_finite()),
                     reviews: p.review_count.unwrap_or(0),
+                    listing_key: crate::rerank::listing_key(
+                        p.brand.as_deref().unwrap_or(""),
+                        &p.title,
+                    ),
                     text: ProductText {
                         title: tokens(&p.title),
                         brand: p
@@ -200,6 +208,11 @@ impl ProductTable {
         self.by_id.is_empty()
     }
 
+    /// A product's duplicate key ([`crate::rerank::listing_key`] of brand and title).
+    pub fn listing_key(&self, doc: &DocId) -> Option<&str> {
+        self.by_id.get(doc).map(|r| r.listing_key.as_str())
+    }
+
     /// A product's price, if known (expected revenue reads it).
     pub fn price(&self, doc: &DocId) -> Option<f64> {
         self.by_id.get(doc).and_then(|r| r.price)
@@ -211,15 +224,9 @@ fn smoothed(k: u32, n: u32, prior: f64) -> f32 {
     ((f64::from(k) + PRIOR_IMPRESSIONS * prior) / (f64::from(n) + PRIOR_IMPRESSIONS)) as f32
 }
 
-/// 1-based ranks of `values` (higher first, ties by position).
-fn ranks(values: &[f32]) -> Vec<f32> {
-    let mut order: Vec<usize> = (0..values.len()).collect();
-    order.sort_by(|&a, &b| values[b].total_cmp(&values[a]).then(a.cmp(&b)));
-    let mut out = vec![0.0; values.len()];
-    for (r, i) in order.into_iter().enumerate() {
-        out[i] = r as f32 + 1.0;
-    }
-    out
+/// A rank as the features read it: 1-based, `RANK_CAP + 1` when deeper.
+fn rank(r: Option<u32>) -> f64 {
+    f64::from(r.unwrap_or(hyrank_index::product_scores::RANK_CAP as u32 + 1))
 }
 
 /// The rows of `docs` for `query` at time `at`: one row of [`NAMES`] per
@@ -244,9 +251,6 @@ pub fn extract(
     }
     let q_tokens = tokens(query);
     let q_key = q_tokens.join(" ");
-    let bm25: Vec<f32> = scores.iter().map(|s| s.bm25.unwrap_or(0.0)).collect();
-    let cosine: Vec<f32> = scores.iter().map(|s| s.cosine.unwrap_or(0.0)).collect();
-    let (bm25_rank, cosine_rank) = (ranks(&bm25), ranks(&cosine));
     let mut x = FeatureMatrix::with_cols(NUM_FEATURES);
     let mut row = [0f32; NUM_FEATURES];
     let empty = ProductRow::default();
@@ -272,12 +276,13 @@ pub fn extract(
     for (i, doc) in docs.iter().enumerate() {
         let p = products.by_id.get(doc).unwrap_or(&empty);
         let m = text_match(&q_tokens, &p.text);
-        row[0] = bm25[i];
-        row[1] = bm25_rank[i];
-        row[2] = cosine[i];
-        row[3] = cosine_rank[i];
-        row[4] = (1.0 / (RRF_K + f64::from(bm25_rank[i]))
-            + 1.0 / (RRF_K + f64::from(cosine_rank[i]))) as f32;
+        let s = &scores[i];
+        let (rb, rc) = (rank(s.bm25_rank), rank(s.cosine_rank));
+        row[0] = s.bm25.unwrap_or(0.0);
+        row[1] = rb.ln() as f32;
+        row[2] = s.cosine.unwrap_or(0.0);
+        row[3] = rc.ln() as f32;
+        row[4] = (1.0 / (RRF_K + rb) + 1.0 / (RRF_K + rc)) as f32;
         row[5] = m.title_overlap;
         row[6] = m.phrase;
         row[7] = m.brand;

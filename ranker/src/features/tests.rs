@@ -123,6 +123,8 @@ fn rows_of(imp: &Impression, table: &ProductTable, store: &FeatureStore) -> Feat
         .map(|i| ProductScores {
             bm25: Some(i as f32),
             cosine: Some(0.5),
+            bm25_rank: Some(i as u32 + 1),
+            cosine_rank: None,
         })
         .collect();
     extract(&imp.query, imp.timestamp, &docs, &scores, table, store).unwrap()
@@ -179,10 +181,14 @@ fn behaviour_counts_events_before_the_time_only() {
         ProductScores {
             bm25: Some(2.0),
             cosine: Some(0.9),
+            bm25_rank: Some(1),
+            cosine_rank: Some(3),
         },
         ProductScores {
             bm25: None,
             cosine: None,
+            bm25_rank: None,
+            cosine_rank: None,
         },
     ];
     let col = |name: &str| column(name).unwrap();
@@ -207,7 +213,11 @@ fn behaviour_counts_events_before_the_time_only() {
     assert_eq!(gone.get(0, col("product_log_impressions_1d")), 0.0);
     assert!(gone.get(0, col("product_log_impressions_7d")) > 0.0);
     // Retrieval, text and product groups.
-    assert_eq!(after.get(0, col("bm25_rank")), 1.0);
+    assert_eq!(after.get(0, col("bm25_log_rank")), 0.0, "rank 1");
+    assert!(
+        (after.get(1, col("cosine_log_rank")) - 1001f32.ln()).abs() < 1e-5,
+        "beyond the cap"
+    );
     assert_eq!(
         after.get(1, col("bm25")),
         0.0,

@@ -1,0 +1,383 @@
+//! Rankers from the log end to end: `hyrank features`, `hyrank train --log`,
+//! the champion ranking `hyrank search` and a live `hyrank serve` (followed
+//! without a restart), and the inputs that must be refused.
+
+use std::time::{Duration, Instant};
+
+use crate::serve::start_server;
+use crate::{fails, ok};
+
+struct World {
+    _dir: tempfile::TempDir,
+    root: std::path::PathBuf,
+}
+
+impl World {
+    fn path(&self, rel: &str) -> String {
+        self.root.join(rel).to_str().unwrap().to_owned()
+    }
+}
+
+/// A small world, BM25-only index (the cosine features are then absent).
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let w = World { _dir: dir, root };
+    ok(&[
+        "data",
+        "generate",
+        "--out",
+        &w.path("w"),
+        "--products",
+        "600",
+        "--queries",
+        "40",
+        "--events",
+        "8000",
+    ]);
+    ok(&[
+        "index",
+        "build",
+        "--catalog",
+        &w.path("w/catalog.ndjson"),
+        "--out",
+        &w.path("index"),
+        "--no-dense",
+    ]);
+    w
+}
+
+#[test]
+fn models_trained_on_the_log_rank_search_and_serve() {
+    let w = world();
+    let (log, index, reg) = (w.path("w/events"), w.path("index"), w.path("reg"));
+    // The training rows, both formats.
+    let out = ok(&[
+        "features",
+        "--log",
+        &log,
+        "--index",
+        &index,
+        "--out",
+        &w.path("rows.parquet"),
+    ]);
+    assert!(out.contains("43 features"), "{out}");
+    ok(&[
+        "features",
+        "--log",
+        &log,
+        "--index",
+        &index,
+        "--out",
+        &w.path("rows.letor"),
+        "--format",
+        "letor",
+    ]);
+    let letor = std::fs::read_to_string(w.path("rows.letor")).unwrap();
+    let first = letor.lines().next().unwrap();
+    assert!(
+        first.contains("qid:1 1:") && first.contains(" 43:") && first.contains("# R"),
+        "{first}"
+    );
+    // LambdaMART can train on the rows `hyrank features` wrote.
+    ok(&[
+        "train",
+        "--format",
+        "letor",
+        "--train",
+        &w.path("rows.letor"),
+        "--out",
+        &w.path("from-rows.model"),
+        "--trees",
+        "5",
+    ]);
+
+    for m in ["lr", "lambdamart"] {
+        let out = ok(&[
+            "train",
+            "--log",
+            &log,
+            "--index",
+            &index,
+            "--model",
+            m,
+            "--registry",
+            &reg,
+            "--id",
+            m,
+        ]);
+        assert!(
+            out.contains("auc_click") && out.contains(&format!("registered as {m}")),
+            "{out}"
+        );
+    }
+    let cmp = ok(&["model", "compare", "--registry", &reg]);
+    assert!(
+        cmp.contains("valid_auc_purchase") && cmp.contains("lambdamart"),
+        "{cmp}"
+    );
+    ok(&["model", "promote", "lr", "--registry", &reg]);
+
+    // The CLI ranks with the champion and explains.
+    let q = "sofa";
+    let page: serde_json::Value = serde_json::from_str(&ok(&[
+        "search",
+        "--index",
+        &index,
+        "--mode",
+        "bm25",
+        "--registry",
+        &reg,
+        "--history",
+        &log,
+        "--as-of",
+        "history-end",
+        "--json",
+        q,
+    ]))
+    .unwrap();
+    assert_eq!(page["ranker"], "lr", "{page}");
+    let hits = page["hits"].as_array().unwrap();
+    assert!(!hits.is_empty());
+    let scores: Vec<f64> = hits
+        .iter()
+        .map(|h| h["ranking"]["score"].as_f64().unwrap())
+        .collect();
+    assert!(
+        scores.windows(2).all(|s| s[0] >= s[1]),
+        "ordered by the model: {scores:?}"
+    );
+    let text = ok(&[
+        "search",
+        "--index",
+        &index,
+        "--mode",
+        "bm25",
+        "--registry",
+        &reg,
+        "--explain",
+        q,
+    ]);
+    assert!(
+        text.contains("ranked by lr") && text.contains("p_purchase"),
+        "{text}"
+    );
+    // A batch run names the model.
+    std::fs::write(w.path("q.tsv"), "q1\tsofa\nq2\tlamp\n").unwrap();
+    ok(&[
+        "search",
+        "--index",
+        &index,
+        "--mode",
+        "bm25",
+        "--queries",
+        &w.path("q.tsv"),
+        "--run-out",
+        &w.path("run.trec"),
+        "--registry",
+        &reg,
+    ]);
+    assert!(std::fs::read_to_string(w.path("run.trec"))
+        .unwrap()
+        .contains("bm25+lr"));
+
+    // The server ranks with the champion and follows it without a restart.
+    let (child, addr) = start_server(
+        &w.root,
+        &[
+            "--index",
+            &index,
+            "--mode",
+            "bm25",
+            "--registry",
+            &reg,
+            "--history",
+            &log,
+            "--watch",
+            "0.2",
+        ],
+    );
+    let get = |path: &str| hyrank_api::testing::http_json(addr, "GET", path, "").unwrap();
+    let (s, r) = get("/search?q=sofa&k=5&explain=true");
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["ranker"], "lr", "{r}");
+    let h = &r["results"][0]["ranking"];
+    assert!(
+        h["p_click"].as_f64().unwrap() > 0.0 && h["p_purchase"].as_f64().is_some(),
+        "{r}"
+    );
+    assert!(!h["contributions"].as_array().unwrap().is_empty(), "{r}");
+    ok(&["model", "promote", "lambdamart", "--registry", &reg]);
+    let t = Instant::now();
+    loop {
+        let (_, health) = get("/health");
+        if health["ranker"] == "lambdamart" {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the server did not follow the champion: {health}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (s, r) = get("/search?q=sofa&k=5");
+    assert_eq!((s, r["ranker"].as_str()), (200, Some("lambdamart")), "{r}");
+    let mut child = child;
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+#[test]
+fn bad_logs_models_and_ids_are_refused_by_name() {
+    let w = world();
+    let (log, index, reg) = (w.path("w/events"), w.path("index"), w.path("reg"));
+    // An empty log.
+    std::fs::create_dir_all(w.path("empty")).unwrap();
+    let e = fails(&[
+        "train",
+        "--log",
+        &w.path("empty"),
+        "--index",
+        &index,
+        "--model",
+        "lr",
+        "--registry",
+        &reg,
+    ]);
+    assert!(e.contains("no events"), "{e}");
+    // A log without purchases: the purchase head cannot be trained.
+    let events = hyrank_data::log::LogReader::read_all(&log).unwrap();
+    let kept: Vec<_> = events
+        .into_iter()
+        .filter(|e| e.kind() != "purchase")
+        .collect();
+    let mut nobuys =
+        hyrank_data::log::EventLog::open(w.path("nobuys"), hyrank_data::log::LogConfig::default())
+            .unwrap();
+    nobuys.append_batch(&kept).unwrap();
+    nobuys.close().unwrap();
+    let e = fails(&[
+        "train",
+        "--log",
+        &w.path("nobuys"),
+        "--index",
+        &index,
+        "--model",
+        "lr",
+        "--registry",
+        &reg,
+    ]);
+    assert!(e.contains("purchase head cannot be trained"), "{e}");
+    assert!(
+        !std::path::Path::new(&reg).join("versions").exists()
+            || ok(&["model", "list", "--registry", &reg]).is_empty(),
+        "nothing registered"
+    );
+    // A damaged artefact is refused when the pipeline loads it.
+    ok(&[
+        "train",
+        "--log",
+        &log,
+        "--index",
+        &index,
+        "--model",
+        "lr",
+        "--registry",
+        &reg,
+        "--id",
+        "lr",
+    ]);
+    let art = std::path::Path::new(&reg).join("versions/lr/model.json");
+    let mut bytes = std::fs::read(&art).unwrap();
+    let n = bytes.len();
+    bytes[n - 10] ^= 1;
+    std::fs::write(&art, bytes).unwrap();
+    let e = fails(&[
+        "search",
+        "--index",
+        &index,
+        "--mode",
+        "bm25",
+        "--registry",
+        &reg,
+        "--ranker",
+        "lr",
+        "sofa",
+    ]);
+    assert!(e.contains("damaged"), "{e}");
+    // A manifest whose features this build cannot produce.
+    ok(&[
+        "train",
+        "--log",
+        &log,
+        "--index",
+        &index,
+        "--model",
+        "lambdamart",
+        "--registry",
+        &reg,
+        "--id",
+        "lm",
+    ]);
+    let man = std::path::Path::new(&reg).join("versions/lm/manifest.json");
+    let text = std::fs::read_to_string(&man)
+        .unwrap()
+        .replace("\"head_query\"", "\"dwell_time\"");
+    std::fs::write(&man, text).unwrap();
+    let e = fails(&[
+        "search",
+        "--index",
+        &index,
+        "--mode",
+        "bm25",
+        "--registry",
+        &reg,
+        "--ranker",
+        "lm",
+        "sofa",
+    ]);
+    assert!(e.contains("cannot produce: dwell_time"), "{e}");
+    // Unknown and malformed ids; a feature-file model in the pipeline.
+    let e = fails(&[
+        "search",
+        "--index",
+        &index,
+        "--mode",
+        "bm25",
+        "--registry",
+        &reg,
+        "--ranker",
+        "nope",
+        "sofa",
+    ]);
+    assert!(e.contains("nope"), "{e}");
+    let e = fails(&[
+        "search",
+        "--index",
+        &index,
+        "--mode",
+        "bm25",
+        "--registry",
+        &reg,
+        "--ranker",
+        "../x",
+        "sofa",
+    ]);
+    assert!(e.contains("model id"), "{e}");
+    // Bad config keys name the line.
+    std::fs::write(w.path("p.json"), "{\n  \"mtl\": {\"epoch\": 3}\n}\n").unwrap();
+    let e = fails(&[
+        "train",
+        "--log",
+        &log,
+        "--index",
+        &index,
+        "--model",
+        "mtl",
+        "--config",
+        &w.path("p.json"),
+        "--registry",
+        &reg,
+    ]);
+    assert!(e.contains("p.json:2") && e.contains("epoch"), "{e}");
+}

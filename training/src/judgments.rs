@@ -1,0 +1,256 @@
+//! LambdaMART trained on judgment lists, as OpenSearch LTR and
+//! Elasticsearch LTR do: features computed for each judged query's
+//! retrieved candidates and judged products (the same features the search
+//! pipeline computes), labels the grades (unjudged candidates 0), queries
+//! split into training and validation by a seeded hash.
+
+use std::collections::{HashMap, HashSet};
+
+use hyrank_data::{DocId, Judgment, Query, QueryId, Timestamp};
+use hyrank_index::SearchConfig;
+use hyrank_ranker::features::{self, FeatureStore, ProductTable};
+use hyrank_ranker::gbdt::{self, FeatureMatrix, GbdtParams, Objective, RankingData};
+use hyrank_ranker::task::{FinalScore, Heads, TaskRanker};
+use hyrank_ranker::Pipeline;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::letor::mean_ndcg;
+
+/// Rows of judged queries.
+#[derive(Debug, Clone, Default)]
+pub struct JudgedRows {
+    /// Features, labels (grades) and query groups.
+    pub data: RankingData,
+    /// Each group's query.
+    pub queries: Vec<QueryId>,
+    /// Each row's product.
+    pub docs: Vec<DocId>,
+    /// Rows per group that the retriever returned (the first ones); the rest
+    /// are judged products it missed.
+    pub retrieved: Vec<usize>,
+}
+
+/// How the rows are built.
+#[derive(Debug, Clone)]
+pub struct JudgedOptions {
+    /// The retrieval that gives the candidates (its `k` is the depth).
+    pub config: SearchConfig,
+    /// Also add judged products the retriever did not return.
+    pub add_judged: bool,
+    /// The time behavioural features are read as of.
+    pub at: Timestamp,
+}
+
+/// The rows of every query that has judgments.
+pub fn judged_rows(
+    pipeline: &Pipeline,
+    queries: &[Query],
+    qrels: &[Judgment],
+    products: &ProductTable,
+    store: &FeatureStore,
+    opts: &JudgedOptions,
+    progress: &dyn Fn(usize),
+) -> Result<JudgedRows> {
+    let mut grades: HashMap<&QueryId, Vec<(&DocId, i32)>> = HashMap::new();
+    for j in qrels {
+        grades.entry(&j.query).or_default().push((&j.doc, j.grade));
+    }
+    let judged: Vec<Query> = queries
+        .iter()
+        .filter(|q| grades.contains_key(&q.id))
+        .cloned()
+        .collect();
+    if judged.is_empty() {
+        return Err(Error::InvalidArgument(
+            "no query of the queries file has judgments".into(),
+        ));
+    }
+    let (lists, _) = pipeline.search_batch(&judged, &opts.config, progress)?;
+    let index = pipeline.index();
+    let mut out = JudgedRows {
+        data: RankingData {
+            x: FeatureMatrix::with_cols(features::NUM_FEATURES),
+            labels: Vec::new(),
+            groups: vec![0],
+        },
+        ..JudgedRows::default()
+    };
+    for (q, found) in judged.iter().zip(lists) {
+        let g = &grades[&q.id];
+        let mut docs: Vec<DocId> = found.into_iter().map(|c| c.doc).collect();
+        let retrieved = docs.len();
+        if opts.add_judged {
+            let seen: HashSet<DocId> = docs.iter().cloned().collect();
+            docs.extend(
+                g.iter()
+                    .filter(|(d, _)| !seen.contains(*d))
+                    .map(|(d, _)| (*d).clone()),
+            );
+        }
+        if docs.is_empty() {
+            continue;
+        }
+        let scores = index.score_products(&q.text, &docs, opts.config.fields.as_ref())?;
+        let x = features::extract(&q.text, opts.at, &docs, &scores, products, store)?;
+        let by_doc: HashMap<&DocId, i32> = g.iter().copied().collect();
+        for (i, d) in docs.iter().enumerate() {
+            out.data.x.push_row(x.row(i))?;
+            out.data
+                .labels
+                .push(by_doc.get(d).copied().unwrap_or(0).max(0) as f32);
+        }
+        out.data.groups.push(out.data.x.rows());
+        out.queries.push(q.id.clone());
+        out.docs.extend(docs);
+        out.retrieved.push(retrieved);
+    }
+    Ok(out)
+}
+
+/// Whether query `id` falls in the validation share (a seeded FNV-1a hash).
+pub fn is_validation(id: &QueryId, fraction: f64, seed: u64) -> bool {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
+    for b in id.as_str().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % 10_000) as f64 / 10_000.0 < fraction
+}
+
+/// The groups of `rows` whose query `keep` says yes.
+pub fn subset(rows: &JudgedRows, keep: &dyn Fn(&QueryId) -> bool) -> Result<JudgedRows> {
+    let mut out = JudgedRows {
+        data: RankingData {
+            x: FeatureMatrix::with_cols(rows.data.x.cols()),
+            labels: Vec::new(),
+            groups: vec![0],
+        },
+        ..JudgedRows::default()
+    };
+    for (g, q) in rows.queries.iter().enumerate() {
+        if !keep(q) {
+            continue;
+        }
+        for r in rows.data.group(g) {
+            out.data.x.push_row(rows.data.x.row(r))?;
+            out.data.labels.push(rows.data.labels[r]);
+            out.docs.push(rows.docs[r].clone());
+        }
+        out.data.groups.push(out.data.x.rows());
+        out.queries.push(q.clone());
+        out.retrieved.push(rows.retrieved[g]);
+    }
+    Ok(out)
+}
+
+/// What training on judgments measured (validation queries).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JudgedReport {
+    /// Training queries and rows.
+    pub train_queries: usize,
+    /// Training rows.
+    pub train_rows: usize,
+    /// Validation queries.
+    pub valid_queries: usize,
+    /// nDCG@10 (exponential gain, over the candidates) of the retrieval
+    /// order, of the model, and of the candidates ordered by grade.
+    pub valid_ndcg10_retrieval: f64,
+    /// The model's.
+    pub valid_ndcg10_model: f64,
+    /// The oracle's.
+    pub valid_ndcg10_oracle: f64,
+    /// Trees kept.
+    pub trees: usize,
+}
+
+/// LambdaMART on `train`, early stopping on `valid` (rounds without a
+/// better nDCG@10). The validation figures are over the retrieved rows only.
+pub fn train_on_judgments(
+    train: &JudgedRows,
+    valid: &JudgedRows,
+    params: &GbdtParams,
+    early_stopping_rounds: Option<usize>,
+    progress: &mut dyn FnMut(usize, usize, f64),
+) -> Result<(TaskRanker, JudgedReport)> {
+    if train.queries.is_empty() || valid.queries.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "{} training and {} validation queries: both need at least one (change --valid-fraction)",
+            train.queries.len(),
+            valid.queries.len()
+        )));
+    }
+    let mut p = params.clone();
+    p.objective = Objective::LambdaRank;
+    let retrieved = retrieved_only(valid)?;
+    let mut scores = vec![0.0; retrieved.x.rows()];
+    let (mut best, mut best_round, mut since) = (f64::NEG_INFINITY, 0, 0);
+    let mut model = gbdt::train(&train.data, &p, |round| {
+        if round.index == 0 {
+            scores.iter_mut().for_each(|s| *s = round.init_score);
+        }
+        for (r, s) in scores.iter_mut().enumerate() {
+            *s += round.tree.predict(retrieved.x.row(r));
+        }
+        let v = mean_ndcg(&retrieved, &scores, 10);
+        progress(round.index + 1, p.num_trees, v);
+        if v > best {
+            (best, best_round, since) = (v, round.index + 1, 0);
+        } else {
+            since += 1;
+        }
+        early_stopping_rounds.is_none_or(|n| since < n)
+    })?;
+    if early_stopping_rounds.is_some() && best_round > 0 {
+        model.truncate(best_round);
+    }
+    let names: Vec<String> = features::NAMES.iter().map(|s| (*s).to_owned()).collect();
+    model.feature_names.clone_from(&names);
+    let final_scores = model.predict(&retrieved.x)?;
+    let n = retrieved.x.rows();
+    let retrieval: Vec<f64> = (0..n).map(|i| -(i as f64)).collect();
+    let report = JudgedReport {
+        train_queries: train.queries.len(),
+        train_rows: train.data.x.rows(),
+        valid_queries: valid.queries.len(),
+        valid_ndcg10_retrieval: mean_ndcg(&retrieved, &retrieval, 10),
+        valid_ndcg10_model: mean_ndcg(&retrieved, &final_scores, 10),
+        valid_ndcg10_oracle: mean_ndcg(
+            &retrieved,
+            &retrieved
+                .labels
+                .iter()
+                .map(|&l| f64::from(l))
+                .collect::<Vec<_>>(),
+            10,
+        ),
+        trees: model.trees.len(),
+    };
+    Ok((
+        TaskRanker {
+            kind: "lambdamart".into(),
+            feature_names: names,
+            heads: Heads::LambdaMart { model },
+            final_score: FinalScore::PPurchase,
+        },
+        report,
+    ))
+}
+
+/// The retrieved rows of each group (what serving re-ranks).
+fn retrieved_only(rows: &JudgedRows) -> Result<RankingData> {
+    let mut x = FeatureMatrix::with_cols(rows.data.x.cols());
+    let mut labels = Vec::new();
+    let mut groups = vec![0];
+    for (g, &n) in rows.retrieved.iter().enumerate() {
+        let r = rows.data.group(g);
+        for i in r.start..r.start + n {
+            x.push_row(rows.data.x.row(i))?;
+            labels.push(rows.data.labels[i]);
+        }
+        if n > 0 {
+            groups.push(x.rows());
+        }
+    }
+    Ok(RankingData { x, labels, groups })
+}
