@@ -9,7 +9,7 @@ use hyrank_data::log::LogReader;
 use hyrank_data::{InteractionEvent, Timestamp};
 use hyrank_index::SearchIndex;
 use hyrank_ranker::features::{self, FeatureStore, ProductTable};
-use hyrank_ranker::registry::{FeatureSchema, NewVersion, Registry};
+use hyrank_ranker::registry::{NewVersion, Registry};
 use hyrank_ranker::task::FinalScore;
 use hyrank_ranker::ModelArtefact;
 use hyrank_training::logset::{build_rows, impression_span, LogRows, Window};
@@ -296,13 +296,7 @@ pub fn run_train_log(t: &super::train::TrainArgs, model: LogModel) -> Result<()>
                 NewVersion {
                     id,
                     model: artefact,
-                    features: FeatureSchema {
-                        source: features::FEATURE_SET.into(),
-                        version: features::FEATURE_VERSION,
-                        count: features::NUM_FEATURES,
-                        names: features::NAMES.iter().map(|s| (*s).to_owned()).collect(),
-                        stats: features::column_stats(&train.x),
-                    },
+                    features: features::schema(&train.x),
                     training: serde_json::json!({
                         "format": "log",
                         "files": files,
@@ -478,13 +472,7 @@ pub fn run_train_judgments(t: &super::train::TrainArgs) -> Result<()> {
                 NewVersion {
                     id: t.id.clone(),
                     model: artefact,
-                    features: FeatureSchema {
-                        source: features::FEATURE_SET.into(),
-                        version: features::FEATURE_VERSION,
-                        count: features::NUM_FEATURES,
-                        names: features::NAMES.iter().map(|s| (*s).to_owned()).collect(),
-                        stats: features::column_stats(&train.data.x),
-                    },
+                    features: features::schema(&train.data.x),
                     training: serde_json::json!({
                         "format": "judgments",
                         "files": [

@@ -227,6 +227,22 @@ fn models_trained_on_the_log_rank_search_and_serve() {
     let _ = child.wait();
 }
 
+/// `hyrank search` ranking with `ranker`, which must fail; its stderr.
+fn ranked_search_fails(index: &str, reg: &str, ranker: &str) -> String {
+    fails(&[
+        "search",
+        "--index",
+        index,
+        "--mode",
+        "bm25",
+        "--registry",
+        reg,
+        "--ranker",
+        ranker,
+        "sofa",
+    ])
+}
+
 #[test]
 fn bad_logs_models_and_ids_are_refused_by_name() {
     let w = world();
@@ -292,18 +308,7 @@ fn bad_logs_models_and_ids_are_refused_by_name() {
     let n = bytes.len();
     bytes[n - 10] ^= 1;
     std::fs::write(&art, bytes).unwrap();
-    let e = fails(&[
-        "search",
-        "--index",
-        &index,
-        "--mode",
-        "bm25",
-        "--registry",
-        &reg,
-        "--ranker",
-        "lr",
-        "sofa",
-    ]);
+    let e = ranked_search_fails(&index, &reg, "lr");
     assert!(e.contains("damaged"), "{e}");
     // A manifest whose features this build cannot produce.
     ok(&[
@@ -324,45 +329,12 @@ fn bad_logs_models_and_ids_are_refused_by_name() {
         .unwrap()
         .replace("\"head_query\"", "\"dwell_time\"");
     std::fs::write(&man, text).unwrap();
-    let e = fails(&[
-        "search",
-        "--index",
-        &index,
-        "--mode",
-        "bm25",
-        "--registry",
-        &reg,
-        "--ranker",
-        "lm",
-        "sofa",
-    ]);
+    let e = ranked_search_fails(&index, &reg, "lm");
     assert!(e.contains("cannot produce: dwell_time"), "{e}");
-    // Unknown and malformed ids; a feature-file model in the pipeline.
-    let e = fails(&[
-        "search",
-        "--index",
-        &index,
-        "--mode",
-        "bm25",
-        "--registry",
-        &reg,
-        "--ranker",
-        "nope",
-        "sofa",
-    ]);
+    // Unknown and malformed ids.
+    let e = ranked_search_fails(&index, &reg, "nope");
     assert!(e.contains("nope"), "{e}");
-    let e = fails(&[
-        "search",
-        "--index",
-        &index,
-        "--mode",
-        "bm25",
-        "--registry",
-        &reg,
-        "--ranker",
-        "../x",
-        "sofa",
-    ]);
+    let e = ranked_search_fails(&index, &reg, "../x");
     assert!(e.contains("model id"), "{e}");
     // Bad config keys name the line.
     std::fs::write(w.path("p.json"), "{\n  \"mtl\": {\"epoch\": 3}\n}\n").unwrap();

@@ -365,6 +365,18 @@ pub fn column_stats(x: &FeatureMatrix) -> Vec<FeatureStats> {
         .collect()
 }
 
+/// The schema of a model trained on rows `train_x` of this feature set:
+/// names, version and each column's training statistics.
+pub fn schema(train_x: &FeatureMatrix) -> crate::registry::FeatureSchema {
+    crate::registry::FeatureSchema {
+        source: FEATURE_SET.into(),
+        version: FEATURE_VERSION,
+        count: NUM_FEATURES,
+        names: NAMES.iter().map(|s| (*s).to_owned()).collect(),
+        stats: column_stats(train_x),
+    }
+}
+
 /// How a model's columns come from [`NAMES`]: `columns[j]` is the feature
 /// set's column that feeds the model's column `j`. An error names every
 /// feature the model reads that this build cannot produce.
