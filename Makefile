@@ -48,8 +48,10 @@ demo: tools build
 ## Rankers from the demo log: LR, LambdaMART and the multi-task network trained on
 ## the first 80 % of the log's days and validated on the rest (AUCs, calibration,
 ## nDCG of the validation impressions), LambdaMART on the judgments of 80 % of the
-## queries; all registered, compared, the best on the validation window (purchase
-## AUC over all impressions) promoted as champion; then nDCG@10 on the held-out
+## queries, and the network with its conversion tower trained on clicked impressions
+## only (what ESMM is compared with); all registered, compared, the best on the
+## validation window (purchase AUC over all impressions) promoted as champion;
+## then nDCG@10 on the held-out
 ## judged queries of hybrid retrieval, hybrid + each ranker, and the oracle.
 demo-rank:
 	rm -rf $(DEMO_DIR)/registry $(DEMO_DIR)/runs/held-out-*.trec
@@ -57,6 +59,9 @@ demo-rank:
 		$(HYRANK) train --log $(DEMO_DIR)/events --index $(DEMO_DIR)/index --model $$m \
 			--registry $(DEMO_DIR)/registry --id $$m --reason demo || exit 1; echo; \
 	done
+	@echo '{"mtl": {"entire_space": false}}' > $(DEMO_DIR)/mtl-clicked-only.json
+	$(HYRANK) train --log $(DEMO_DIR)/events --index $(DEMO_DIR)/index --model mtl --config $(DEMO_DIR)/mtl-clicked-only.json \
+		--registry $(DEMO_DIR)/registry --id mtl-cvr-on-clicks --reason "demo: the ESMM paper's comparison model"
 	$(HYRANK) train --qrels $(DEMO_DIR)/qrels.trec --queries $(DEMO_DIR)/queries.tsv --index $(DEMO_DIR)/index \
 		--history $(DEMO_DIR)/events --model lambdamart --registry $(DEMO_DIR)/registry --id lambdamart-judged \
 		--holdout-out $(DEMO_DIR)/held-out-queries.tsv --reason demo

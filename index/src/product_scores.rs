@@ -27,7 +27,14 @@ pub struct ProductScores {
     /// Its 1-based rank in the exact dense ranking of the catalogue;
     /// `None` below [`RANK_CAP`] or without vectors.
     pub cosine_rank: Option<u32>,
+    /// BM25 of each field alone (title, description, brand, category, in
+    /// [`FieldBoosts::NAMES`] order, boost 1); `None` for a product the index
+    /// does not hold.
+    pub field_bm25: [Option<f32>; 4],
 }
+
+/// A query's vector and the dense ranks of the rows in its top [`RANK_CAP`].
+type DenseView = Option<(Vec<f32>, HashMap<usize, u32>)>;
 
 /// The deepest rank [`SearchIndex::score_products`] reports.
 pub const RANK_CAP: usize = 1000;
@@ -47,61 +54,100 @@ impl SearchIndex {
         ids: &[DocId],
         fields: Option<&FieldBoosts>,
     ) -> Result<Vec<ProductScores>> {
+        Ok(self
+            .score_products_batch(&[(text, ids)], fields)?
+            .pop()
+            .unwrap_or_default())
+    }
+
+    /// [`SearchIndex::score_products`] for many queries at once: the
+    /// queries are encoded and searched densely in batches (what training
+    /// on a log with thousands of distinct queries needs); the same numbers.
+    pub fn score_products_batch(
+        &self,
+        requests: &[(&str, &[DocId])],
+        fields: Option<&FieldBoosts>,
+    ) -> Result<Vec<Vec<ProductScores>>> {
+        const BATCH: usize = 64;
         let parser = fields.map(|f| self.bm25.parser(f)).transpose()?;
-        let bm25 = self.bm25.score_docs(text, ids, parser.as_ref())?;
-        let mut bm25_ranks: HashMap<DocId, u32> = HashMap::new();
-        if !ids.is_empty() {
-            let top = self
-                .bm25
-                .search_with(text, RANK_CAP, &Filter::default(), parser.as_ref())?;
-            for (i, (d, _)) in top.into_iter().enumerate() {
-                bm25_ranks.insert(d, i as u32 + 1);
-            }
-        }
-        let (cosine, cosine_ranks): (Vec<Option<f32>>, HashMap<usize, u32>) =
-            match (&self.vectors, &self.encoder) {
-                (Some(v), Some(e)) if !ids.is_empty() => {
-                    let q = e.encode(&[text])?.pop().unwrap_or_default();
+        let single: Vec<_> = (0..4)
+            .map(|i| {
+                let mut a = [0.0f32; 4];
+                a[i] = 1.0;
+                self.bm25.parser(&FieldBoosts::from_array(a))
+            })
+            .collect::<Result<_>>()?;
+        let mut out = Vec::with_capacity(requests.len());
+        for chunk in requests.chunks(BATCH) {
+            // Dense: one encoding pass and one exact search for the chunk.
+            let dense: Vec<DenseView> = match (&self.vectors, &self.encoder) {
+                (Some(v), Some(e)) => {
+                    let texts: Vec<&str> = chunk.iter().map(|(t, _)| *t).collect();
+                    let qs = e.encode(&texts)?;
                     let exact = SearchOptions {
                         exact: true,
                         ..SearchOptions::default()
                     };
-                    let top = v.search_batch(std::slice::from_ref(&q), RANK_CAP, None, exact)?;
-                    let ranks = top
-                        .into_iter()
-                        .flatten()
-                        .enumerate()
-                        .map(|(i, (row, _))| (row, i as u32 + 1))
-                        .collect();
-                    let cos = ids
-                        .iter()
-                        .map(|id| {
-                            v.row_of(id).map(|row| {
-                                v.vector(row)
-                                    .iter()
-                                    .zip(&q)
-                                    .map(|(a, b)| a * b)
-                                    .sum::<f32>()
-                            })
+                    let tops = v.search_batch(&qs, RANK_CAP, None, exact)?;
+                    qs.into_iter()
+                        .zip(tops)
+                        .map(|(q, top)| {
+                            let ranks = top
+                                .into_iter()
+                                .enumerate()
+                                .map(|(i, (row, _))| (row, i as u32 + 1))
+                                .collect();
+                            Some((q, ranks))
                         })
-                        .collect();
-                    (cos, ranks)
+                        .collect()
                 }
-                _ => (vec![None; ids.len()], HashMap::new()),
+                _ => vec![None; chunk.len()],
             };
-        Ok(ids
-            .iter()
-            .zip(bm25.into_iter().zip(cosine))
-            .map(|(id, (bm25, cosine))| ProductScores {
-                bm25,
-                cosine,
-                bm25_rank: bm25_ranks.get(id).copied(),
-                cosine_rank: self
-                    .vectors
-                    .as_ref()
-                    .and_then(|v| v.row_of(id))
-                    .and_then(|row| cosine_ranks.get(&row).copied()),
-            })
-            .collect())
+            for ((text, ids), dense) in chunk.iter().zip(dense) {
+                if ids.is_empty() {
+                    out.push(Vec::new());
+                    continue;
+                }
+                let bm25 = self.bm25.score_docs(text, ids, parser.as_ref())?;
+                let per_field = single
+                    .iter()
+                    .map(|p| self.bm25.score_docs(text, ids, Some(p)))
+                    .collect::<Result<Vec<_>>>()?;
+                let top =
+                    self.bm25
+                        .search_with(text, RANK_CAP, &Filter::default(), parser.as_ref())?;
+                let bm25_ranks: HashMap<DocId, u32> = top
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (d, _))| (d, i as u32 + 1))
+                    .collect();
+                let row = |id: &DocId| self.vectors.as_ref().and_then(|v| v.row_of(id));
+                out.push(
+                    ids.iter()
+                        .zip(bm25)
+                        .enumerate()
+                        .map(|(k, (id, bm25))| {
+                            let (cosine, cosine_rank) = match (&dense, &self.vectors, row(id)) {
+                                (Some((q, ranks)), Some(v), Some(r)) => (
+                                    Some(
+                                        v.vector(r).iter().zip(q).map(|(a, b)| a * b).sum::<f32>(),
+                                    ),
+                                    ranks.get(&r).copied(),
+                                ),
+                                _ => (None, None),
+                            };
+                            ProductScores {
+                                bm25,
+                                cosine,
+                                bm25_rank: bm25_ranks.get(id).copied(),
+                                cosine_rank,
+                                field_bm25: std::array::from_fn(|f| per_field[f][k]),
+                            }
+                        })
+                        .collect(),
+                );
+            }
+        }
+        Ok(out)
     }
 }

@@ -11,6 +11,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+
 use crate::error::Result;
 use crate::gbdt::FeatureMatrix;
 
@@ -29,18 +32,6 @@ pub struct Dense {
 }
 
 impl Dense {
-    fn apply(&self, x: &[f32], out: &mut Vec<f32>, relu: bool) {
-        out.clear();
-        for o in 0..self.outputs {
-            let row = &self.w[o * self.inputs..(o + 1) * self.inputs];
-            let mut s = self.b[o];
-            for (a, b) in row.iter().zip(x) {
-                s += a * b;
-            }
-            out.push(if relu { s.max(0.0) } else { s });
-        }
-    }
-
     fn check(&self) -> std::result::Result<(), String> {
         if self.w.len() != self.inputs * self.outputs || self.b.len() != self.outputs {
             return Err(format!(
@@ -56,17 +47,6 @@ impl Dense {
         }
         Ok(())
     }
-}
-
-/// A ReLU stack: every layer but a tower's last is followed by ReLU.
-fn run(layers: &[Dense], x: &[f32], last_relu: bool) -> Vec<f32> {
-    let mut cur = x.to_vec();
-    let mut next = Vec::new();
-    for (i, l) in layers.iter().enumerate() {
-        l.apply(&cur, &mut next, last_relu || i + 1 < layers.len());
-        std::mem::swap(&mut cur, &mut next);
-    }
-    cur
 }
 
 /// The served network.
@@ -100,47 +80,93 @@ fn sigmoid(z: f32) -> f64 {
     1.0 / (1.0 + (-f64::from(z)).exp())
 }
 
+/// `x · Wᵀ + b` of a batch (`x`: rows × inputs), ReLU'd when asked.
+fn layer(x: MatRef<'_, f32>, l: &Dense, relu: bool) -> Mat<f32> {
+    // `w` is row-major outputs × inputs: column-major, it is Wᵀ (inputs × outputs).
+    let wt = MatRef::from_column_major_slice(&l.w, l.inputs, l.outputs);
+    let mut y = Mat::from_fn(x.nrows(), l.outputs, |_, j| l.b[j]);
+    matmul(y.as_mut(), Accum::Add, x, wt, 1.0, Par::Seq);
+    if relu {
+        for j in 0..y.ncols() {
+            for i in 0..y.nrows() {
+                y[(i, j)] = y[(i, j)].max(0.0);
+            }
+        }
+    }
+    y
+}
+
+/// A stack over a batch: every layer but a tower's last is ReLU'd.
+fn run_batch(layers: &[Dense], x: MatRef<'_, f32>, last_relu: bool) -> Mat<f32> {
+    let mut cur = x.to_owned();
+    for (i, l) in layers.iter().enumerate() {
+        cur = layer(cur.as_ref(), l, last_relu || i + 1 < layers.len());
+    }
+    cur
+}
+
 impl MtlNet {
-    /// The two logits (click, conversion) of one row.
-    pub fn logits(&self, row: &[f32]) -> [f32; 2] {
-        let x: Vec<f32> = row
+    /// The two logits (click, conversion) of every row of `x`, in one
+    /// pass of matrix products over the batch (one thread).
+    pub fn logits_batch(&self, x: &FeatureMatrix) -> Result<Vec<[f32; 2]>> {
+        x.check_width(self.num_features)?;
+        let n = x.rows();
+        let z = Mat::from_fn(n, self.num_features, |i, j| {
+            (x.get(i, j) - self.mean[j]) / self.scale[j]
+        });
+        let outs: Vec<Mat<f32>> = self
+            .experts
             .iter()
-            .zip(self.mean.iter().zip(&self.scale))
-            .map(|(v, (m, s))| (v - m) / s)
+            .map(|e| run_batch(e, z.as_ref(), true))
             .collect();
-        let outs: Vec<Vec<f32>> = self.experts.iter().map(|e| run(e, &x, true)).collect();
-        let mut logits = [0f32; 2];
+        let mut logits = vec![[0f32; 2]; n];
         for (t, tower) in self.towers.iter().enumerate() {
             let mixed = if self.gates.is_empty() {
                 outs[0].clone()
             } else {
-                let g = run(std::slice::from_ref(&self.gates[t]), &x, false);
-                let m = g.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let e: Vec<f32> = g.iter().map(|v| (v - m).exp()).collect();
-                let z: f32 = e.iter().sum();
-                let mut mixed = vec![0f32; outs[0].len()];
-                for (w, o) in e.iter().zip(&outs) {
-                    for (a, b) in mixed.iter_mut().zip(o) {
-                        *a += w / z * b;
+                let g = layer(z.as_ref(), &self.gates[t], false);
+                let h = outs[0].ncols();
+                let mut mixed = Mat::<f32>::zeros(n, h);
+                for i in 0..n {
+                    let m = (0..g.ncols())
+                        .map(|e| g[(i, e)])
+                        .fold(f32::NEG_INFINITY, f32::max);
+                    let w: Vec<f32> = (0..g.ncols()).map(|e| (g[(i, e)] - m).exp()).collect();
+                    let sum: f32 = w.iter().sum();
+                    for (e, o) in outs.iter().enumerate() {
+                        let a = w[e] / sum;
+                        for k in 0..h {
+                            mixed[(i, k)] += a * o[(i, k)];
+                        }
                     }
                 }
                 mixed
             };
-            logits[t] = run(tower, &mixed, false)[0];
+            let out = run_batch(tower, mixed.as_ref(), false);
+            for (i, l) in logits.iter_mut().enumerate() {
+                l[t] = out[(i, 0)];
+            }
         }
-        logits
+        Ok(logits)
+    }
+
+    /// The two logits (click, conversion) of one row.
+    pub fn logits(&self, row: &[f32]) -> [f32; 2] {
+        FeatureMatrix::new(row.len(), row.to_vec())
+            .and_then(|x| self.logits_batch(&x))
+            .ok()
+            .and_then(|v| v.first().copied())
+            .unwrap_or([f32::NAN; 2])
     }
 
     /// pCTR and pCVR of every row.
     pub fn predict(&self, x: &FeatureMatrix) -> Result<Vec<TaskProbabilities>> {
-        x.check_width(self.num_features)?;
-        Ok((0..x.rows())
-            .map(|r| {
-                let [c, v] = self.logits(x.row(r));
-                TaskProbabilities {
-                    ctr: sigmoid(c),
-                    cvr: sigmoid(v),
-                }
+        Ok(self
+            .logits_batch(x)?
+            .into_iter()
+            .map(|[c, v]| TaskProbabilities {
+                ctr: sigmoid(c),
+                cvr: sigmoid(v),
             })
             .collect())
     }

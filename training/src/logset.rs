@@ -212,20 +212,29 @@ fn retrieval_scores(
             .or_default()
             .extend(imp.results.iter().map(|r| &r.doc));
     }
-    let mut queries: Vec<(&str, HashSet<&DocId>)> = per_query.into_iter().collect();
+    let mut queries: Vec<(&str, Vec<DocId>)> = per_query
+        .into_iter()
+        .map(|(q, d)| {
+            let mut d: Vec<DocId> = d.into_iter().cloned().collect();
+            d.sort();
+            (q, d)
+        })
+        .collect();
     queries.sort_by(|a, b| a.0.cmp(b.0));
     let total = queries.len();
     let mut out = HashMap::new();
-    for (i, (q, docs)) in queries.into_iter().enumerate() {
-        let mut docs: Vec<DocId> = docs.into_iter().cloned().collect();
-        docs.sort();
-        let scores = index.score_products(q, &docs, None)?;
-        for (d, s) in docs.into_iter().zip(scores) {
-            out.insert((q.to_owned(), d), s);
+    let mut done = 0;
+    for chunk in queries.chunks(256) {
+        let requests: Vec<(&str, &[DocId])> =
+            chunk.iter().map(|(q, d)| (*q, d.as_slice())).collect();
+        let scores = index.score_products_batch(&requests, None)?;
+        for ((q, docs), s) in chunk.iter().zip(scores) {
+            for (d, s) in docs.iter().zip(s) {
+                out.insert(((*q).to_owned(), d.clone()), s);
+            }
         }
-        if (i + 1) % 64 == 0 || i + 1 == total {
-            progress("retrieval scores", i + 1, total);
-        }
+        done += chunk.len();
+        progress("retrieval scores", done, total);
     }
     Ok(out)
 }

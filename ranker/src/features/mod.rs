@@ -11,7 +11,8 @@
 //!   retrieved or not; ranks are in the whole catalogue, down to
 //!   [`RANK_CAP`](hyrank_index::product_scores::RANK_CAP) (deeper counts as
 //!   the cap + 1), so a logged page of ten and a thousand candidates give a
-//!   product the same value;
+//!   product the same value; and the BM25 score of each field alone (title,
+//!   description, brand, category);
 //! - **text match**: share of the query's words in the title, the query as a
 //!   phrase of the title, brand, category and attribute matches;
 //! - **product**: price, log price, price over its category's median,
@@ -58,12 +59,16 @@ const RRF_K: f64 = 60.0;
 const DAY_MS: i64 = 86_400_000;
 
 /// Every feature's name, in column order.
-pub const NAMES: [&str; 43] = [
+pub const NAMES: [&str; 47] = [
     "bm25",
     "bm25_log_rank",
     "cosine",
     "cosine_log_rank",
     "rrf",
+    "bm25_title",
+    "bm25_description",
+    "bm25_brand",
+    "bm25_category",
     "title_overlap",
     "phrase_match",
     "brand_match",
@@ -115,10 +120,10 @@ pub fn column(name: &str) -> Option<usize> {
 /// The group of a feature (`retrieval`, `text`, `product`, `behavioural`, `query`).
 pub fn group(col: usize) -> &'static str {
     match col {
-        0..=4 => "retrieval",
-        5..=9 => "text",
-        10..=15 => "product",
-        16..=39 => "behavioural",
+        0..=8 => "retrieval",
+        9..=13 => "text",
+        14..=19 => "product",
+        20..=43 => "behavioural",
         _ => "query",
     }
 }
@@ -283,19 +288,22 @@ pub fn extract(
         row[2] = s.cosine.unwrap_or(0.0);
         row[3] = rc.ln() as f32;
         row[4] = (1.0 / (RRF_K + rb) + 1.0 / (RRF_K + rc)) as f32;
-        row[5] = m.title_overlap;
-        row[6] = m.phrase;
-        row[7] = m.brand;
-        row[8] = m.category;
-        row[9] = m.attribute;
-        row[10] = p.price.unwrap_or(0.0) as f32;
-        row[11] = p.price.map_or(0.0, |v| v.ln_1p()) as f32;
-        row[12] = p.price_vs_category as f32;
-        row[13] = p.rating.unwrap_or(0.0);
-        row[14] = f32::from(u8::from(p.rating.is_some()));
-        row[15] = f64::from(p.reviews).ln_1p() as f32;
+        for f in 0..4 {
+            row[5 + f] = s.field_bm25[f].unwrap_or(0.0);
+        }
+        row[9] = m.title_overlap;
+        row[10] = m.phrase;
+        row[11] = m.brand;
+        row[12] = m.category;
+        row[13] = m.attribute;
+        row[14] = p.price.unwrap_or(0.0) as f32;
+        row[15] = p.price.map_or(0.0, |v| v.ln_1p()) as f32;
+        row[16] = p.price_vs_category as f32;
+        row[17] = p.rating.unwrap_or(0.0);
+        row[18] = f32::from(u8::from(p.rating.is_some()));
+        row[19] = f64::from(p.reviews).ln_1p() as f32;
         let h = store.history(&q_key, doc.as_str());
-        let mut c = 16;
+        let mut c = 20;
         for pair in [false, true] {
             for w in WINDOWS_DAYS {
                 let n = if pair {
@@ -310,9 +318,9 @@ pub fn extract(
                 c += 4;
             }
         }
-        row[40] = q_tokens.len() as f32;
-        row[41] = f64::from(query_counts.impressions).ln_1p() as f32;
-        row[42] = f32::from(u8::from(query_counts.impressions >= HEAD_QUERY_ASKS));
+        row[44] = q_tokens.len() as f32;
+        row[45] = f64::from(query_counts.impressions).ln_1p() as f32;
+        row[46] = f32::from(u8::from(query_counts.impressions >= HEAD_QUERY_ASKS));
         x.push_row(&row)?;
     }
     Ok(x)

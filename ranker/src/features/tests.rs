@@ -125,6 +125,7 @@ fn rows_of(imp: &Impression, table: &ProductTable, store: &FeatureStore) -> Feat
             cosine: Some(0.5),
             bm25_rank: Some(i as u32 + 1),
             cosine_rank: None,
+            field_bm25: [Some(1.0), None, None, None],
         })
         .collect();
     extract(&imp.query, imp.timestamp, &docs, &scores, table, store).unwrap()
@@ -183,12 +184,14 @@ fn behaviour_counts_events_before_the_time_only() {
             cosine: Some(0.9),
             bm25_rank: Some(1),
             cosine_rank: Some(3),
+            field_bm25: [Some(2.0), Some(0.5), None, None],
         },
         ProductScores {
             bm25: None,
             cosine: None,
             bm25_rank: None,
             cosine_rank: None,
+            field_bm25: [None; 4],
         },
     ];
     let col = |name: &str| column(name).unwrap();
@@ -254,10 +257,10 @@ fn a_model_reading_unknown_features_is_refused_by_name() {
         &["price".into(), "bm25".into()],
     )
     .unwrap();
-    assert_eq!(cols, vec![10, 0]);
+    assert_eq!(cols, vec![14, 0]);
     let x =
         FeatureMatrix::new(NUM_FEATURES, (0..NUM_FEATURES).map(|i| i as f32).collect()).unwrap();
-    assert_eq!(project(&x, &cols).unwrap().row(0), &[10.0, 0.0]);
+    assert_eq!(project(&x, &cols).unwrap().row(0), &[14.0, 0.0]);
 }
 
 #[test]
