@@ -125,18 +125,31 @@ impl MtlNet {
                 outs[0].clone()
             } else {
                 let g = layer(z.as_ref(), &self.gates[t], false);
-                let h = outs[0].ncols();
-                let mut mixed = Mat::<f32>::zeros(n, h);
+                let (h, experts) = (outs[0].ncols(), g.ncols());
+                // Softmax over each row's gate logits, one column per expert.
+                let mut w = Mat::<f32>::zeros(n, experts);
                 for i in 0..n {
-                    let m = (0..g.ncols())
+                    let m = (0..experts)
                         .map(|e| g[(i, e)])
                         .fold(f32::NEG_INFINITY, f32::max);
-                    let w: Vec<f32> = (0..g.ncols()).map(|e| (g[(i, e)] - m).exp()).collect();
-                    let sum: f32 = w.iter().sum();
-                    for (e, o) in outs.iter().enumerate() {
-                        let a = w[e] / sum;
-                        for k in 0..h {
-                            mixed[(i, k)] += a * o[(i, k)];
+                    let mut sum = 0.0;
+                    for e in 0..experts {
+                        let v = (g[(i, e)] - m).exp();
+                        w[(i, e)] = v;
+                        sum += v;
+                    }
+                    for e in 0..experts {
+                        w[(i, e)] /= sum;
+                    }
+                }
+                // Column by column (faer is column-major): mixed = Σ_e w_e ⊙ out_e.
+                let mut mixed = Mat::<f32>::zeros(n, h);
+                for (e, o) in outs.iter().enumerate() {
+                    let we = w.col(e);
+                    for k in 0..h {
+                        let (src, dst) = (o.col(k), mixed.col_mut(k));
+                        for ((d, s), a) in dst.iter_mut().zip(src.iter()).zip(we.iter()) {
+                            *d += a * s;
                         }
                     }
                 }

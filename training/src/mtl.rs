@@ -62,14 +62,14 @@ pub struct MtlParams {
 impl Default for MtlParams {
     fn default() -> Self {
         Self {
-            experts: 4,
-            expert_hidden: vec![64, 32],
+            experts: 2,
+            expert_hidden: vec![32],
             tower_hidden: vec![16],
-            epochs: 12,
+            epochs: 8,
             batch_size: 1024,
             learning_rate: 2e-3,
             weight_decay: 1e-4,
-            patience: 3,
+            patience: 2,
             seed: 0,
             position_tower: false,
             max_position: 20,

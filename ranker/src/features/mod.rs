@@ -38,7 +38,7 @@ use hyrank_index::ProductScores;
 use serde::{Deserialize, Serialize};
 
 pub use self::store::{FeatureStore, History, WindowCounts};
-use self::text::{text_match, tokens, ProductText};
+use self::text::{text_match, ProductText, QueryText};
 use crate::error::{Error, Result};
 use crate::gbdt::FeatureMatrix;
 
@@ -184,18 +184,12 @@ impl ProductTable {
                         p.brand.as_deref().unwrap_or(""),
                         &p.title,
                     ),
-                    text: ProductText {
-                        title: tokens(&p.title),
-                        brand: p
-                            .brand
-                            .as_deref()
-                            .map(tokens)
-                            .unwrap_or_default()
-                            .into_iter()
-                            .collect(),
-                        category: p.category.iter().flat_map(|c| tokens(c)).collect(),
-                        attributes: p.attributes.values().flat_map(|v| tokens(v)).collect(),
-                    },
+                    text: ProductText::new(
+                        &p.title,
+                        p.brand.as_deref(),
+                        p.category.iter().map(String::as_str),
+                        p.attributes.values().map(String::as_str),
+                    ),
                 };
                 (p.id.clone(), row)
             })
@@ -254,8 +248,8 @@ pub fn extract(
             scores.len()
         )));
     }
-    let q_tokens = tokens(query);
-    let q_key = q_tokens.join(" ");
+    let q_text = QueryText::new(query);
+    let q_key = q_text.tokens.join(" ");
     let mut x = FeatureMatrix::with_cols(NUM_FEATURES);
     let mut row = [0f32; NUM_FEATURES];
     let empty = ProductRow::default();
@@ -280,7 +274,7 @@ pub fn extract(
     };
     for (i, doc) in docs.iter().enumerate() {
         let p = products.by_id.get(doc).unwrap_or(&empty);
-        let m = text_match(&q_tokens, &p.text);
+        let m = text_match(&q_text, &p.text);
         let s = &scores[i];
         let (rb, rc) = (rank(s.bm25_rank), rank(s.cosine_rank));
         row[0] = s.bm25.unwrap_or(0.0);
@@ -318,7 +312,7 @@ pub fn extract(
                 c += 4;
             }
         }
-        row[44] = q_tokens.len() as f32;
+        row[44] = q_text.tokens.len() as f32;
         row[45] = f64::from(query_counts.impressions).ln_1p() as f32;
         row[46] = f32::from(u8::from(query_counts.impressions >= HEAD_QUERY_ASKS));
         x.push_row(&row)?;

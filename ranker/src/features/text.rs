@@ -23,6 +23,8 @@ pub fn query_key(query: &str) -> String {
 pub struct ProductText {
     /// Title tokens, in order.
     pub title: Vec<String>,
+    /// The same, as a set.
+    pub title_set: HashSet<String>,
     /// Brand tokens.
     pub brand: HashSet<String>,
     /// Tokens of every category level.
@@ -47,21 +49,64 @@ pub struct TextMatch {
     pub attribute: f32,
 }
 
-/// Scores `query` (already tokenised) against `p`.
-pub fn text_match(query: &[String], p: &ProductText) -> TextMatch {
-    let distinct: HashSet<&str> = query.iter().map(String::as_str).collect();
-    if distinct.is_empty() {
+impl ProductText {
+    /// The text of a product from its fields.
+    pub fn new<'a>(
+        title: &str,
+        brand: Option<&str>,
+        category: impl IntoIterator<Item = &'a str>,
+        attributes: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        let title = tokens(title);
+        Self {
+            title_set: title.iter().cloned().collect(),
+            title,
+            brand: brand.map(tokens).unwrap_or_default().into_iter().collect(),
+            category: category.into_iter().flat_map(tokens).collect(),
+            attributes: attributes.into_iter().flat_map(tokens).collect(),
+        }
+    }
+}
+
+/// A query as the matchers read it: its tokens and its distinct tokens
+/// (computed once per query, not per candidate).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueryText {
+    /// Tokens, in order.
+    pub tokens: Vec<String>,
+    /// Distinct tokens, first occurrence order.
+    pub distinct: Vec<String>,
+}
+
+impl QueryText {
+    /// Tokenises `query`.
+    pub fn new(query: &str) -> Self {
+        let tokens = tokens(query);
+        let mut distinct: Vec<String> = Vec::with_capacity(tokens.len());
+        for t in &tokens {
+            if !distinct.contains(t) {
+                distinct.push(t.clone());
+            }
+        }
+        Self { tokens, distinct }
+    }
+}
+
+/// Scores `query` against `p`.
+pub fn text_match(query: &QueryText, p: &ProductText) -> TextMatch {
+    if query.distinct.is_empty() {
         return TextMatch::default();
     }
-    let n = distinct.len() as f32;
-    let title: HashSet<&str> = p.title.iter().map(String::as_str).collect();
-    let share = |set: &dyn Fn(&str) -> bool| distinct.iter().filter(|t| set(t)).count() as f32 / n;
+    let n = query.distinct.len() as f32;
+    let share = |set: &HashSet<String>| {
+        query.distinct.iter().filter(|t| set.contains(*t)).count() as f32 / n
+    };
     TextMatch {
-        title_overlap: share(&|t| title.contains(t)),
-        phrase: f32::from(u8::from(contains_run(&p.title, query))),
-        brand: f32::from(u8::from(distinct.iter().any(|t| p.brand.contains(*t)))),
-        category: share(&|t| p.category.contains(t)),
-        attribute: share(&|t| p.attributes.contains(t)),
+        title_overlap: share(&p.title_set),
+        phrase: f32::from(u8::from(contains_run(&p.title, &query.tokens))),
+        brand: f32::from(u8::from(query.distinct.iter().any(|t| p.brand.contains(t)))),
+        category: share(&p.category),
+        attribute: share(&p.attributes),
     }
 }
 
@@ -75,12 +120,7 @@ mod tests {
     use super::*;
 
     fn text(title: &str, brand: &str, category: &str, attrs: &str) -> ProductText {
-        ProductText {
-            title: tokens(title),
-            brand: tokens(brand).into_iter().collect(),
-            category: tokens(category).into_iter().collect(),
-            attributes: tokens(attrs).into_iter().collect(),
-        }
+        ProductText::new(title, Some(brand), [category], [attrs])
     }
 
     #[test]
@@ -101,17 +141,17 @@ mod tests {
             "Furniture > Sofas",
             "velvet grey",
         );
-        let m = text_match(&tokens("grey couch acme"), &p);
+        let m = text_match(&QueryText::new("grey couch acme"), &p);
         assert!((m.title_overlap - 2.0 / 3.0).abs() < 1e-6);
         assert_eq!(m.phrase, 0.0, "grey couch acme is not a run of the title");
         assert_eq!(m.brand, 1.0);
         assert_eq!(m.category, 0.0);
         assert!((m.attribute - 1.0 / 3.0).abs() < 1e-6);
-        let m = text_match(&tokens("velvet couch"), &p);
+        let m = text_match(&QueryText::new("velvet couch"), &p);
         assert_eq!(m.phrase, 1.0);
         assert_eq!(m.title_overlap, 1.0);
-        let m = text_match(&tokens("sofas"), &p);
+        let m = text_match(&QueryText::new("sofas"), &p);
         assert_eq!(m.category, 1.0);
-        assert_eq!(text_match(&[], &p), TextMatch::default());
+        assert_eq!(text_match(&QueryText::new(" "), &p), TextMatch::default());
     }
 }
