@@ -55,6 +55,7 @@ demo: tools build
 ## judged queries of hybrid retrieval, hybrid + each ranker, and the oracle.
 demo-rank:
 	rm -rf $(DEMO_DIR)/registry $(DEMO_DIR)/runs/held-out-*.trec
+	mkdir -p $(DEMO_DIR)/runs
 	@for m in lr lambdamart mtl; do \
 		$(HYRANK) train --log $(DEMO_DIR)/events --index $(DEMO_DIR)/index --model $$m \
 			--registry $(DEMO_DIR)/registry --id $$m --reason demo || exit 1; echo; \

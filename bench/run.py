@@ -219,6 +219,43 @@ def letor_section():
     return "\n".join(lines)
 
 
+def rank_section(world=None):
+    """Issue 14's ranking speed goals, on the 100k world's 1M-event log:
+    features by replaying it, training each model, scoring 1,000 candidates
+    with features on one thread. No peer: hyrank against the goals."""
+    world = world or os.path.join(ROOT, "out", "bench-world")
+    index = os.path.join(world, "index-bm25")
+    if not os.path.exists(os.path.join(index, "manifest.json")):
+        subprocess.run([HYRANK, "index", "build", "--catalog", os.path.join(world, "catalog.ndjson"), "--out", index, "--no-dense"],
+                       check=True, capture_output=True, cwd=ROOT)
+    cmd = [HYRANK, "--threads", str(THREADS), "bench", "rank", "--log", os.path.join(world, "events"), "--index", index, "--json"]
+    r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout.strip().splitlines()[-1])
+    ok = lambda c: "met" if c else "not met"
+    tr = r["train_seconds"]
+    lines = [
+        "## Ranking: features, training and scoring on the 1M-event log (issue 14)", "",
+        f"The 100k-product world's log ({r['events']:,} events; {r['train_rows']:,} training and {r['valid_rows']:,} validation rows, "
+        f"one per shown product), a BM25-only index (so the cosine features are absent: their exact dense search per distinct query "
+        f"is not in these times), {r['threads']} threads, {r['profile']} build. No peer: the goals of the issue.", "",
+        "| step | measured | goal | |",
+        "|---|---:|---:|---|",
+        f"| read the log and fill the feature store | {r['load_seconds']:.1f} s | | |",
+        f"| features of every impression (replay, both windows) | {r['features_seconds']:.1f} s | ≤ 30 s | {ok(r['features_seconds'] <= 30)} |",
+    ]
+    for m in ("lr", "lambdamart", "mtl"):
+        if m in tr:
+            lines.append(f"| train {m} | {tr[m]:.1f} s | ≤ 120 s | {ok(tr[m] <= 120)} |")
+    lines.append(f"| features of {r['candidates']:,} candidates, one thread | {r['features_us_per_query'] / 1000:.2f} ms | | |")
+    for m, us in r["score_us"].items():
+        lines.append(f"| score {r['candidates']:,} candidates with {m}, one thread | {us / 1000:.3f} ms | ≤ 1 ms | {ok(us <= 1000)} |")
+    lines += [
+        f"| peak memory (RSS), whole run | {r['peak_rss_mib']:.0f} MiB | | |",
+        "",
+        "Command:", "", "```", cmdline(cmd), "```", "",
+    ]
+    return "\n".join(lines)
+
+
 def retrieval_section():
     """Issue 3: encoder, exact and HNSW vector search, BM25, hybrid latency."""
     out_dir = os.path.join(ROOT, "out")
@@ -423,6 +460,8 @@ def main():
         sections.append(eval_section())
     if not only or "letor" in only:
         sections.append(letor_section())
+    if not only or "rank" in only:
+        sections.append(rank_section())
     doc = "\n".join([
         "# Benchmarks: hyrank side by side with its peers",
         "",

@@ -188,3 +188,50 @@ fn logs_without_the_needed_events_are_refused_naming_the_head() {
         "{err}"
     );
 }
+
+#[test]
+fn the_network_variants_train_shared_bottom_position_tower_and_clicked_only() {
+    let f = fixture(8_000);
+    for mtl in [
+        MtlParams {
+            experts: 1,
+            position_tower: true,
+            epochs: 3,
+            ..MtlParams::default()
+        },
+        MtlParams {
+            entire_space: false,
+            epochs: 3,
+            ..MtlParams::default()
+        },
+    ] {
+        let params = LogTrainParams {
+            mtl: mtl.clone(),
+            ..LogTrainParams::default()
+        };
+        let (ranker, report) =
+            train_from_log(LogModel::Mtl, &f.train, &f.valid, &params, &mut |_| {}).unwrap();
+        let auc = report.metrics["auc_purchase"];
+        assert!(auc > 0.6, "{mtl:?}: purchase AUC {auc}");
+        let hyrank_ranker::task::Heads::Mtl { net } = &ranker.heads else {
+            panic!("an mtl model")
+        };
+        assert_eq!(net.experts.len(), mtl.experts);
+        assert_eq!(
+            net.gates.is_empty(),
+            mtl.experts == 1,
+            "gates only with several experts"
+        );
+    }
+    let bad = LogTrainParams {
+        mtl: MtlParams {
+            expert_hidden: vec![],
+            ..MtlParams::default()
+        },
+        ..LogTrainParams::default()
+    };
+    let e = train_from_log(LogModel::Mtl, &f.train, &f.valid, &bad, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("mtl.expert_hidden"), "{e}");
+}
