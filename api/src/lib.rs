@@ -1,7 +1,8 @@
 //! `hyrank-api`: the HTTP service.
 //!
 //! Owns the axum router. Today it serves search over one index folder
-//! (`GET`/`POST /search`) and `GET /health`; events, experiments, admin
+//! (`GET`/`POST /search`), `GET /health` and `POST /events` (into the
+//! ranker's feature store); experiments, admin
 //! (promote, rollback), metrics and the OpenAPI document are the crate's
 //! later parts. Every error's kind maps to its status in one place
 //! ([`Error::status`]: invalid input 400, a body over [`BODY_LIMIT_BYTES`]
@@ -22,6 +23,7 @@
 //! ranker; data ← eval; {ranker, eval} ← {training, experiment, api} ← the `hyrank` binary.
 
 pub mod error;
+pub mod events;
 pub mod search;
 mod server;
 pub mod testing;

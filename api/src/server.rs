@@ -156,12 +156,13 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 /// instead of a reset connection); past this it closes the connection.
 const DRAIN_LIMIT_BYTES: usize = 64 << 20;
 
-/// The routes: `GET /health`, `GET /search`, `POST /search`; anything else
+/// The routes: `GET /health`, `GET /search`, `POST /search`, `POST /events`; anything else
 /// is a JSON 404. A body over [`BODY_LIMIT_BYTES`] gets 413.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/search", get(search::get).post(search::post))
+        .route("/events", axum::routing::post(crate::events::post))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(axum::middleware::from_fn(refuse_large_bodies))
@@ -228,7 +229,7 @@ async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
 
 async fn not_found(method: Method, uri: Uri) -> Error {
     Error::NotFound(format!(
-        "no route {method} {}; the routes are GET /health, GET /search, POST /search",
+        "no route {method} {}; the routes are GET /health, GET /search, POST /search, POST /events",
         uri.path()
     ))
 }

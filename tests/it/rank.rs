@@ -207,6 +207,30 @@ fn models_trained_on_the_log_rank_search_and_serve() {
         "{r}"
     );
     assert!(!h["contributions"].as_array().unwrap().is_empty(), "{r}");
+    // Events posted to the server count in the next searches' features.
+    let post =
+        |path: &str, body: &str| hyrank_api::testing::http_json(addr, "POST", path, body).unwrap();
+    let doc = r["results"][0]["id"].as_str().unwrap().to_owned();
+    let req = r["request_id"].as_str().unwrap().to_owned();
+    let now = 4_102_444_800_000i64; // 2100-01-01: after every logged event
+    let imp = serde_json::json!({"type": "impression", "event_id": "live-1", "timestamp": now, "request_id": req,
+        "query": "sofa", "user_id": "u", "session_id": "s", "results": [{"doc": doc, "position": 1}], "ranker": "lr"});
+    let click = serde_json::json!({"type": "click", "event_id": "live-2", "timestamp": now + 1, "request_id": req,
+        "user_id": "u", "session_id": "s", "doc": doc, "position": 1});
+    let (s, a) = post("/events", &format!("{imp}\n{click}\n"));
+    assert_eq!((s, a["applied"].as_u64()), (200, Some(2)), "{a}");
+    let (s, e) = post("/events", &format!("{imp}\n{{\"type\": \"click\"}}\n"));
+    assert_eq!(s, 400, "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("events:2"),
+        "{e}"
+    );
+    let (_, again) = post("/events", &format!("{click}\n"));
+    assert_eq!(
+        again["events_in_store"].as_u64(),
+        Some(a["events_in_store"].as_u64().unwrap() + 1),
+        "a bad body applies nothing"
+    );
     ok(&["model", "promote", "lambdamart", "--registry", &reg]);
     let t = Instant::now();
     loop {
