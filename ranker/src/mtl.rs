@@ -88,19 +88,39 @@ fn layer(x: MatRef<'_, f32>, l: &Dense, relu: bool) -> Mat<f32> {
     matmul(y.as_mut(), Accum::Add, x, wt, 1.0, Par::Seq);
     if relu {
         for j in 0..y.ncols() {
-            for i in 0..y.nrows() {
-                y[(i, j)] = y[(i, j)].max(0.0);
+            for v in y.col_mut(j).iter_mut() {
+                *v = v.max(0.0);
             }
         }
     }
     y
 }
 
+/// Layers that read the same input, as one layer (their outputs side by side).
+fn fuse<'a>(layers: impl IntoIterator<Item = &'a Dense>) -> Dense {
+    let mut out = Dense {
+        inputs: 0,
+        outputs: 0,
+        w: Vec::new(),
+        b: Vec::new(),
+    };
+    for l in layers {
+        out.inputs = l.inputs;
+        out.outputs += l.outputs;
+        out.w.extend_from_slice(&l.w);
+        out.b.extend_from_slice(&l.b);
+    }
+    out
+}
+
 /// A stack over a batch: every layer but a tower's last is ReLU'd.
 fn run_batch(layers: &[Dense], x: MatRef<'_, f32>, last_relu: bool) -> Mat<f32> {
-    let mut cur = x.to_owned();
-    for (i, l) in layers.iter().enumerate() {
-        cur = layer(cur.as_ref(), l, last_relu || i + 1 < layers.len());
+    let Some((first, rest)) = layers.split_first() else {
+        return x.to_owned();
+    };
+    let mut cur = layer(x, first, last_relu || !rest.is_empty());
+    for (i, l) in rest.iter().enumerate() {
+        cur = layer(cur.as_ref(), l, last_relu || i + 1 < rest.len());
     }
     cur
 }
@@ -114,18 +134,32 @@ impl MtlNet {
         let z = Mat::from_fn(n, self.num_features, |i, j| {
             (x.get(i, j) - self.mean[j]) / self.scale[j]
         });
+        // The experts' first layers (and the gates) read the same input:
+        // one matrix product for all of them, then each expert's columns.
+        let first = layer(z.as_ref(), &fuse(self.experts.iter().map(|e| &e[0])), true);
+        let mut offset = 0;
         let outs: Vec<Mat<f32>> = self
             .experts
             .iter()
-            .map(|e| run_batch(e, z.as_ref(), true))
+            .map(|e| {
+                let cols = first.as_ref().subcols(offset, e[0].outputs);
+                offset += e[0].outputs;
+                run_batch(&e[1..], cols, true)
+            })
             .collect();
+        let gates = (!self.gates.is_empty()).then(|| layer(z.as_ref(), &fuse(&self.gates), false));
         let mut logits = vec![[0f32; 2]; n];
         for (t, tower) in self.towers.iter().enumerate() {
             let mixed = if self.gates.is_empty() {
                 outs[0].clone()
             } else {
-                let g = layer(z.as_ref(), &self.gates[t], false);
-                let (h, experts) = (outs[0].ncols(), g.ncols());
+                let experts = self.gates[t].outputs;
+                let g = gates
+                    .as_ref()
+                    .expect("gates exist")
+                    .as_ref()
+                    .subcols(t * experts, experts);
+                let h = outs[0].ncols();
                 // Softmax over each row's gate logits, one column per expert.
                 let mut w = Mat::<f32>::zeros(n, experts);
                 for i in 0..n {
