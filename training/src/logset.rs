@@ -203,8 +203,8 @@ impl Outcomes {
 fn retrieval_scores(
     index: &SearchIndex,
     impressions: &[&Impression],
-    progress: &dyn Fn(&str, usize, usize),
-) -> Result<HashMap<(String, DocId), ProductScores>> {
+    progress: &(dyn Fn(&str, usize, usize) + Sync),
+) -> Result<HashMap<String, HashMap<DocId, ProductScores>>> {
     let mut per_query: HashMap<&str, HashSet<&DocId>> = HashMap::new();
     for imp in impressions {
         per_query
@@ -222,19 +222,26 @@ fn retrieval_scores(
         .collect();
     queries.sort_by(|a, b| a.0.cmp(b.0));
     let total = queries.len();
-    let mut out = HashMap::new();
-    let mut done = 0;
-    for chunk in queries.chunks(256) {
-        let requests: Vec<(&str, &[DocId])> =
-            chunk.iter().map(|(q, d)| (*q, d.as_slice())).collect();
-        let scores = index.score_products_batch(&requests, None)?;
-        for ((q, docs), s) in chunk.iter().zip(scores) {
-            for (d, s) in docs.iter().zip(s) {
-                out.insert(((*q).to_owned(), d.clone()), s);
-            }
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    // Chunks in parallel (BM25 is per query; each chunk encodes its queries
+    // in one batch), merged in query order.
+    let chunks: Vec<&[(&str, Vec<DocId>)]> = queries.chunks(128).collect();
+    let scored: Vec<Result<Vec<Vec<ProductScores>>>> = chunks
+        .par_iter()
+        .map(|chunk| {
+            let requests: Vec<(&str, &[DocId])> =
+                chunk.iter().map(|(q, d)| (*q, d.as_slice())).collect();
+            let s = index.score_products_batch(&requests, None)?;
+            let n = done.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed) + chunk.len();
+            progress("retrieval scores", n, total);
+            Ok(s)
+        })
+        .collect();
+    let mut out: HashMap<String, HashMap<DocId, ProductScores>> = HashMap::new();
+    for (chunk, scores) in chunks.into_iter().zip(scored) {
+        for ((q, docs), s) in chunk.iter().zip(scores?) {
+            out.insert((*q).to_owned(), docs.iter().cloned().zip(s).collect());
         }
-        done += chunk.len();
-        progress("retrieval scores", done, total);
     }
     Ok(out)
 }
@@ -275,10 +282,8 @@ pub fn build_rows(
         .par_iter()
         .map(|imp| {
             let docs: Vec<DocId> = imp.results.iter().map(|r| r.doc.clone()).collect();
-            let s: Vec<ProductScores> = docs
-                .iter()
-                .map(|d| scores[&(imp.query.clone(), d.clone())])
-                .collect();
+            let of_query = &scores[imp.query.as_str()];
+            let s: Vec<ProductScores> = docs.iter().map(|d| of_query[d]).collect();
             let x = features::extract(&imp.query, imp.timestamp, &docs, &s, products, store)?;
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             if n.is_multiple_of(4096) || n == total {
