@@ -412,11 +412,15 @@ pub fn run_train_judgments(t: &super::train::TrainArgs) -> Result<()> {
         }
         None => (FeatureStore::new(), Timestamp(0)),
     };
-    let mut config = hyrank_index::SearchConfig::default();
-    if index.vectors.is_some() {
-        config.mode = hyrank_index::Mode::Hybrid;
-    }
-    config.k = a.depth;
+    let config = hyrank_index::SearchConfig {
+        mode: if index.vectors.is_some() && index.encoder.is_some() {
+            hyrank_index::Mode::Hybrid
+        } else {
+            hyrank_index::Mode::Bm25
+        },
+        k: a.depth,
+        ..hyrank_index::SearchConfig::default()
+    };
     let pipeline = hyrank_ranker::Pipeline::new(std::sync::Arc::clone(&index));
     let bar = progress_bar();
     bar.set_prefix("features");
@@ -436,13 +440,19 @@ pub fn run_train_judgments(t: &super::train::TrainArgs) -> Result<()> {
     )?;
     bar.finish_and_clear();
     let valid_q = |q: &hyrank_data::QueryId| is_validation(q, a.valid_fraction, a.split_seed);
-    let train = subset(&rows, &|q| !valid_q(q))?;
+    // Early stopping watches an eighth of the training queries, so that
+    // the held-out queries the report (and `--holdout-out`) gives are untouched.
+    let stop_q =
+        |q: &hyrank_data::QueryId| !valid_q(q) && is_validation(q, 0.125, a.split_seed ^ 0x5707);
+    let train = subset(&rows, &|q| !valid_q(q) && !stop_q(q))?;
+    let stop = subset(&rows, &stop_q)?;
     let valid = subset(&rows, &valid_q)?;
     let params = super::train::params(t)?;
     let bar = progress_bar();
     bar.set_prefix("lambdamart");
     let (ranker, report) = train_on_judgments(
         &train,
+        &stop,
         &valid,
         &params,
         t.early_stopping_rounds.or(Some(20)),
@@ -503,8 +513,8 @@ pub fn run_train_judgments(t: &super::train::TrainArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "trained lambdamart on {} judged queries ({} rows), {} trees; {} held-out queries, nDCG@10 (exponential gain) over the retrieved candidates:",
-        report.train_queries, report.train_rows, report.trees, report.valid_queries
+        "trained lambdamart on {} judged queries ({} rows), {} trees (early stopping on {} more); {} held-out queries, nDCG@10 (exponential gain) over the retrieved candidates:",
+        report.train_queries, report.train_rows, report.trees, report.stop_queries, report.valid_queries
     );
     println!(
         "  retrieval {:.4}  model {:.4}  oracle {:.4}",

@@ -377,3 +377,74 @@ fn bad_logs_models_and_ids_are_refused_by_name() {
     ]);
     assert!(e.contains("p.json:2") && e.contains("epoch"), "{e}");
 }
+
+#[test]
+fn lambdamart_trained_on_judgments_ranks_and_reports_held_out_queries() {
+    let w = world();
+    let (index, reg) = (w.path("index"), w.path("reg"));
+    let held = w.path("held.tsv");
+    let out = ok(&[
+        "train",
+        "--qrels",
+        &w.path("w/qrels.trec"),
+        "--queries",
+        &w.path("w/queries.tsv"),
+        "--index",
+        &index,
+        "--history",
+        &w.path("w/events"),
+        "--model",
+        "lambdamart",
+        "--registry",
+        &reg,
+        "--id",
+        "judged",
+        "--valid-fraction",
+        "0.3",
+        "--holdout-out",
+        &held,
+    ]);
+    assert!(
+        out.contains("held-out queries") && out.contains("registered as judged"),
+        "{out}"
+    );
+    let held_out = std::fs::read_to_string(&held).unwrap();
+    assert!(
+        !held_out.trim().is_empty(),
+        "the held-out queries are written"
+    );
+    let m = ok(&["model", "show", "judged", "--registry", &reg]);
+    assert!(
+        m.contains("valid_ndcg@10_oracle") && m.contains("\"format\": \"judgments\""),
+        "{m}"
+    );
+    let text = ok(&[
+        "search",
+        "--index",
+        &index,
+        "--mode",
+        "bm25",
+        "--registry",
+        &reg,
+        "--ranker",
+        "judged",
+        "--explain",
+        "sofa",
+    ]);
+    assert!(text.contains("ranked by judged"), "{text}");
+    // LR on judgments is refused with the reason.
+    let e = fails(&[
+        "train",
+        "--qrels",
+        &w.path("w/qrels.trec"),
+        "--queries",
+        &w.path("w/queries.tsv"),
+        "--index",
+        &index,
+        "--model",
+        "lr",
+        "--out",
+        &w.path("x"),
+    ]);
+    assert!(e.contains("--model lambdamart"), "{e}");
+}

@@ -147,8 +147,10 @@ pub fn subset(rows: &JudgedRows, keep: &dyn Fn(&QueryId) -> bool) -> Result<Judg
 /// What training on judgments measured (validation queries).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JudgedReport {
-    /// Training queries and rows.
+    /// Training queries (early-stopping ones excluded).
     pub train_queries: usize,
+    /// Queries early stopping watched (held out of training, not of the report's).
+    pub stop_queries: usize,
     /// Training rows.
     pub train_rows: usize,
     /// Validation queries.
@@ -164,25 +166,29 @@ pub struct JudgedReport {
     pub trees: usize,
 }
 
-/// LambdaMART on `train`, early stopping on `valid` (rounds without a
-/// better nDCG@10). The validation figures are over the retrieved rows only.
+/// LambdaMART on `train`, early stopping on `stop` (rounds without a
+/// better nDCG@10), measured on `valid`, queries neither of the others has
+/// (so the reported figures are not the ones early stopping chose). The
+/// figures are over the retrieved rows only.
 pub fn train_on_judgments(
     train: &JudgedRows,
+    stop: &JudgedRows,
     valid: &JudgedRows,
     params: &GbdtParams,
     early_stopping_rounds: Option<usize>,
     progress: &mut dyn FnMut(usize, usize, f64),
 ) -> Result<(TaskRanker, JudgedReport)> {
-    if train.queries.is_empty() || valid.queries.is_empty() {
+    if train.queries.is_empty() || stop.queries.is_empty() || valid.queries.is_empty() {
         return Err(Error::InvalidArgument(format!(
-            "{} training and {} validation queries: both need at least one (change --valid-fraction)",
+            "{} training, {} early-stopping and {} validation queries: each needs at least one (change --valid-fraction)",
             train.queries.len(),
+            stop.queries.len(),
             valid.queries.len()
         )));
     }
     let mut p = params.clone();
     p.objective = Objective::LambdaRank;
-    let retrieved = retrieved_only(valid)?;
+    let retrieved = retrieved_only(stop)?;
     let mut scores = vec![0.0; retrieved.x.rows()];
     let (mut best, mut best_round, mut since) = (f64::NEG_INFINITY, 0, 0);
     let mut model = gbdt::train(&train.data, &p, |round| {
@@ -206,11 +212,13 @@ pub fn train_on_judgments(
     }
     let names: Vec<String> = features::NAMES.iter().map(|s| (*s).to_owned()).collect();
     model.feature_names.clone_from(&names);
+    let retrieved = retrieved_only(valid)?;
     let final_scores = model.predict(&retrieved.x)?;
     let n = retrieved.x.rows();
     let retrieval: Vec<f64> = (0..n).map(|i| -(i as f64)).collect();
     let report = JudgedReport {
         train_queries: train.queries.len(),
+        stop_queries: stop.queries.len(),
         train_rows: train.data.x.rows(),
         valid_queries: valid.queries.len(),
         valid_ndcg10_retrieval: mean_ndcg(&retrieved, &retrieval, 10),
