@@ -17,10 +17,11 @@ LETOR_DIR ?= ../shared/data/letor_sample
 
 .PHONY: demo demo-rank demo-train serve-demo stop test tools build fmt clippy nextest doctest bench-generate bench-env bench tune-measure clean
 
-## The main job, end to end, with what exists today: fetch the model if absent,
-## build, generate the synthetic world, index it (BM25 + embeddings + HNSW), run example
-## queries in the three modes, retrieve for every judged query, evaluate, and
-## leave the search API running in the background (its URL is the last line).
+## The main job, end to end: fetch the model if absent, build, generate the synthetic
+## world, index it (BM25 + embeddings + HNSW), run example queries in the three modes,
+## retrieve for every judged query, evaluate, train and compare the rankers (demo-rank,
+## demo-train), and leave the search API running in the background, ranking with the
+## champion (its URL is the last line).
 demo: tools build
 	$(HYRANK) model fetch
 	$(HYRANK) data generate --out $(DEMO_DIR) --seed $(SEED) \
