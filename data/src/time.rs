@@ -39,6 +39,14 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 impl Timestamp {
+    /// The system clock now, in milliseconds since the epoch (0 before it).
+    pub fn now() -> Self {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        Timestamp(ms)
+    }
+
     /// From a calendar date at midnight UTC.
     pub fn from_ymd(y: i64, m: u32, d: u32) -> Self {
         Timestamp(days_from_civil(y, m, d) * DAY_MS)

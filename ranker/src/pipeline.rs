@@ -105,32 +105,25 @@ impl Pipeline {
         };
         let docs: Vec<hyrank_data::DocId> = found.iter().map(|c| c.doc.clone()).collect();
         let explain = if explain { config.k } else { 0 };
-        let (model, order, mut rankings) = stage.rank(
+        let (model, order, rankings) = stage.rank(
             &self.index,
             config.fields.as_ref(),
             query,
-            stage.as_of().unwrap_or_else(now),
+            stage.as_of().unwrap_or_else(hyrank_data::Timestamp::now),
             &docs,
             explain,
         )?;
-        let mut slots: Vec<Option<Candidate>> = found.into_iter().map(Some).collect();
+        // `order` holds distinct indices: each candidate is taken once.
+        let mut slots: Vec<Option<(Candidate, HitRanking)>> =
+            found.into_iter().zip(rankings).map(Some).collect();
         let mut out = Vec::with_capacity(config.k);
         let mut out_rankings = Vec::with_capacity(config.k);
         let mut scores = Vec::with_capacity(config.k);
         for i in order.into_iter().take(config.k) {
-            if let Some(c) = slots[i].take() {
+            if let Some((c, r)) = slots[i].take() {
                 out.push(c);
-                scores.push(rankings[i].score);
-                out_rankings.push(Some(std::mem::replace(
-                    &mut rankings[i],
-                    HitRanking {
-                        p_click: None,
-                        p_purchase: None,
-                        score: 0.0,
-                        retrieval_rank: 0,
-                        contributions: Vec::new(),
-                    },
-                )));
+                scores.push(r.score);
+                out_rankings.push(Some(r));
             }
         }
         Ok((out, out_rankings, Some(model.id.clone()), scores))
@@ -318,14 +311,6 @@ impl RankingPolicy for PipelinePolicy {
                 .collect(),
         })
     }
-}
-
-/// The time now (what online features are computed as of).
-fn now() -> hyrank_data::Timestamp {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    hyrank_data::Timestamp(ms)
 }
 
 /// A request id unique within this process and across processes in

@@ -154,13 +154,6 @@ pub struct Registry {
     root: PathBuf,
 }
 
-fn now() -> Timestamp {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    Timestamp(ms)
-}
-
 fn actor() -> String {
     std::env::var("USER")
         .ok()
@@ -324,7 +317,7 @@ impl Registry {
         if let Some(e) = last {
             if e.action != "aborted" && e.to != pointer.champion {
                 self.append_audit(&AuditEntry {
-                    time: now(),
+                    time: Timestamp::now(),
                     action: "aborted".into(),
                     version: e.version,
                     from: e.to,
@@ -372,7 +365,7 @@ impl Registry {
         let manifest = Manifest {
             id: id.clone(),
             kind: v.model.name().to_owned(),
-            created: now(),
+            created: Timestamp::now(),
             artefact_sha256: hex_sha256(&bytes),
             features: v.features,
             training: v.training,
@@ -421,7 +414,7 @@ impl Registry {
         reason: &str,
     ) -> Result<Pointer> {
         self.append_audit(&AuditEntry {
-            time: now(),
+            time: Timestamp::now(),
             action: action.into(),
             version: version.into(),
             from: from.champion,

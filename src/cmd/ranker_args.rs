@@ -5,7 +5,6 @@ use std::sync::{Arc, RwLock};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use hyrank_data::log::LogReader;
 use hyrank_data::Timestamp;
 use hyrank_index::SearchIndex;
 use hyrank_ranker::features::{FeatureStore, ProductTable};
@@ -59,8 +58,7 @@ impl RankerArgs {
         let products = Arc::new(ProductTable::new(&index.products()?));
         let (store, last) = match &self.history {
             Some(log) => {
-                let mut events = LogReader::read_all(log)?;
-                events.sort_by_key(|e| e.timestamp());
+                let events = super::train_log::read_log_sorted(log)?;
                 let last = events.last().map(|e| e.timestamp());
                 (FeatureStore::from_events(&events), last)
             }
@@ -74,13 +72,7 @@ impl RankerArgs {
             ),
             Some(t) => Some(super::train_log::parse_time(t)?),
         };
-        let now = as_of.unwrap_or_else(|| {
-            Timestamp(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as i64),
-            )
-        });
+        let now = as_of.unwrap_or_else(Timestamp::now);
         if let Some(l) = last.filter(|l| now.0 - l.0 > 30 * 86_400_000) {
             eprintln!(
                 "note: the history ends {} days before the time features are computed as of: behavioural features sit at their priors (--as-of history-end replays it)",

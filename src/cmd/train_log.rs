@@ -35,24 +35,33 @@ pub struct LogInputs {
     pub products: ProductTable,
 }
 
-/// Opens the index with its encoder (cosine features need it) and reads the log.
-pub fn load_inputs(log: &Path, index: &Path, model: Option<&Path>) -> Result<LogInputs> {
-    let events = LogReader::read_all(log)?;
-    if events.is_empty() {
-        bail!("{}: the log holds no events", log.display());
-    }
-    let manifest = hyrank_index::Manifest::read(index)?;
-    let encoder = match manifest.model_id {
+/// Every event of a log, in time order.
+pub fn read_log_sorted(log: &Path) -> Result<Vec<InteractionEvent>> {
+    let mut events = LogReader::read_all(log)?;
+    events.sort_by_key(|e| e.timestamp());
+    Ok(events)
+}
+
+/// Opens an index with its encoder when it has vectors (the cosine features need it).
+pub fn open_for_features(index: &Path, model: Option<&Path>) -> Result<SearchIndex> {
+    let encoder = match hyrank_index::Manifest::read(index)?.model_id {
         Some(_) => Some(super::search::load_encoder(model, 64)?),
         None => None,
     };
-    let index = hyrank_index::OpenOptions::new()
+    Ok(hyrank_index::OpenOptions::new()
         .encoder(encoder)
-        .open(index)?;
+        .open(index)?)
+}
+
+/// Opens the index with its encoder (cosine features need it) and reads the log.
+pub fn load_inputs(log: &Path, index: &Path, model: Option<&Path>) -> Result<LogInputs> {
+    let events = read_log_sorted(log)?;
+    if events.is_empty() {
+        bail!("{}: the log holds no events", log.display());
+    }
+    let index = open_for_features(index, model)?;
     let products = ProductTable::new(&index.products()?);
-    let mut sorted: Vec<&InteractionEvent> = events.iter().collect();
-    sorted.sort_by_key(|e| e.timestamp());
-    let store = FeatureStore::from_events(sorted);
+    let store = FeatureStore::from_events(&events);
     Ok(LogInputs {
         events,
         store,
@@ -387,24 +396,11 @@ pub fn run_train_judgments(t: &super::train::TrainArgs) -> Result<()> {
         a.queries.as_deref().context("--qrels needs --queries")?,
     )?;
     let qrels = hyrank_data::formats::trec::read_qrels(qrels_path)?;
-    let manifest = hyrank_index::Manifest::read(index_dir)?;
-    let encoder = match manifest.model_id {
-        Some(_) => Some(super::search::load_encoder(
-            a.embedding_model.as_deref(),
-            64,
-        )?),
-        None => None,
-    };
-    let index = std::sync::Arc::new(
-        hyrank_index::OpenOptions::new()
-            .encoder(encoder)
-            .open(index_dir)?,
-    );
+    let index = std::sync::Arc::new(open_for_features(index_dir, a.embedding_model.as_deref())?);
     let products = ProductTable::new(&index.products()?);
     let (store, at) = match &a.history {
         Some(log) => {
-            let mut events = LogReader::read_all(log)?;
-            events.sort_by_key(|e| e.timestamp());
+            let events = read_log_sorted(log)?;
             let at = events
                 .last()
                 .map_or(Timestamp(0), |e| Timestamp(e.timestamp().0 + 1));

@@ -149,7 +149,7 @@ fn an_interrupted_swap_is_recorded_as_aborted() {
     reg.promote("v0001", "").unwrap();
     // A promote whose audit line was written but whose pointer swap never happened.
     reg.append_audit(&AuditEntry {
-        time: now(),
+        time: Timestamp::now(),
         action: "promote".into(),
         version: "v0002".into(),
         from: Some("v0001".into()),
