@@ -76,24 +76,33 @@ pub fn judged_rows(
         },
         ..JudgedRows::default()
     };
+    // Each query's candidates: the retrieved ones, then judged ones it missed.
+    let mut pools: Vec<(&Query, Vec<DocId>, usize)> = Vec::with_capacity(judged.len());
     for (q, found) in judged.iter().zip(lists) {
-        let g = &grades[&q.id];
         let mut docs: Vec<DocId> = found.into_iter().map(|c| c.doc).collect();
         let retrieved = docs.len();
         if opts.add_judged {
             let seen: HashSet<DocId> = docs.iter().cloned().collect();
             docs.extend(
-                g.iter()
+                grades[&q.id]
+                    .iter()
                     .filter(|(d, _)| !seen.contains(*d))
                     .map(|(d, _)| (*d).clone()),
             );
         }
-        if docs.is_empty() {
-            continue;
+        if !docs.is_empty() {
+            pools.push((q, docs, retrieved));
         }
-        let scores = index.score_products(&q.text, &docs, opts.config.fields.as_ref())?;
+    }
+    // Their retrieval features in batches (one encoding pass per batch).
+    let requests: Vec<(&str, &[DocId])> = pools
+        .iter()
+        .map(|(q, d, _)| (q.text.as_str(), d.as_slice()))
+        .collect();
+    let all_scores = index.score_products_batch(&requests, opts.config.fields.as_ref())?;
+    for ((q, docs, retrieved), scores) in pools.into_iter().zip(all_scores) {
         let x = features::extract(&q.text, opts.at, &docs, &scores, products, store)?;
-        let by_doc: HashMap<&DocId, i32> = g.iter().copied().collect();
+        let by_doc: HashMap<&DocId, i32> = grades[&q.id].iter().copied().collect();
         for (i, d) in docs.iter().enumerate() {
             out.data.x.push_row(x.row(i))?;
             out.data
