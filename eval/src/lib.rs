@@ -26,16 +26,26 @@
 //! (measure names, aggregation, trec_eval's output layout),
 //! [`files`] (run files against a qrels file), [`significance`] (paired
 //! tests and confidence intervals),
-//! [`report`] (comparison tables in text, Markdown, JSON and HTML).
+//! [`report`] (comparison tables in text, Markdown, JSON and HTML),
+//! [`clickmodel`] (PBM, cascade, DBN, SDBN, UBM fitted on logs, with
+//! PyClick's log-likelihood and perplexity), [`interleaving`] (team-draft,
+//! multileaving, balanced, credit and the sign test), [`abtest`] (Welch,
+//! two proportions, bootstrap, power), [`offpolicy`] (IPS, SNIPS, doubly
+//! robust) and [`gate`] (the promotion gate's decision rule).
 //!
 //! Dependency rule (see `docs/architecture.md` in the shared docs): data ← index ←
 //! ranker; data ← eval; {ranker, eval} ← {training, experiment, api} ← the `hyrank` binary.
 
+pub mod abtest;
 pub mod classification;
+pub mod clickmodel;
 pub mod error;
 pub mod evaluate;
 pub mod files;
+pub mod gate;
+pub mod interleaving;
 pub mod measures;
+pub mod offpolicy;
 pub mod oracle;
 pub mod prepare;
 pub mod report;

@@ -48,7 +48,7 @@ pub use simulator::{
 };
 
 /// Everything that shapes the world. Defaults are the demo world's.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct WorldConfig {
     /// Master seed.
     pub seed: u64,

@@ -86,7 +86,7 @@ pub fn label(intent: &Intent, p: &ProductTruth, leaves: &[Leaf]) -> EsciLabel {
 }
 
 /// Query mix knobs.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct QueryMix {
     /// Share of head queries.
     pub head: f64,
@@ -255,7 +255,7 @@ pub fn draw_queries(
 
 /// Judged pool sizes: what a production engine would have retrieved for
 /// annotators (ESCI judges about 45 candidates per query).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct PoolSizes {
     /// Exact matches judged at most.
     pub exact: usize,

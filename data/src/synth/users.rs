@@ -2,7 +2,7 @@
 //! synthetic world's users ([`WorldUsers`]), the examination curve, the
 //! behaviour knobs and drift.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::catalog::doc_index;
 use super::queries::{label, SimQuery};
@@ -110,7 +110,7 @@ impl UserModel for WorldUsers<'_> {
 }
 
 /// Probability of examining each position.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Examination {
     /// A web-search list: the position-based model fitted on the Yandex
@@ -146,7 +146,7 @@ impl Examination {
 
 /// How simulated shoppers behave. Defaults are plausible, not measured,
 /// except the examination curve (see [`Examination::Web`]).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Behaviour {
     /// Examination model.
     pub examination: Examination,
@@ -190,7 +190,7 @@ impl Behaviour {
 }
 
 /// A change in the world from a given day on.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Drift {
     /// First simulated day (0-based) it applies to.
     pub day: u32,
