@@ -1,0 +1,417 @@
+//! The measurements behind the experiment tools, over many seeds of one
+//! environment and a pair of rankers of known true difference
+//! ([`Improvement`]):
+//!
+//! - **sensitivity**: sessions an A/B test (conversion rate, two arms)
+//!   and team-draft interleaving (click credit, and purchase credit) need
+//!   for 80 % power at α = 0.05, from each seed's observed effect and
+//!   variance; their ratio per seed, summarised over the seeds, and how
+//!   often each detects the difference at a fixed budget;
+//! - **gate validity**: how often the gate promotes a truly better ranker,
+//!   an equal one (the champion against itself) and a worse one;
+//! - **off-policy coverage**: how often each estimator's interval covers
+//!   the target's exact value, from ε-randomised logs of the base ranker.
+
+use hyrank_data::policy::RankingPolicy;
+use hyrank_eval::abtest::{normal_quantile, two_proportion, Moments};
+use hyrank_eval::gate::Decision;
+use hyrank_eval::interleaving::{sign_test, Method};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::sync::Arc;
+
+use crate::ab::{in_treatment, session_seed};
+use crate::env::{rng, Environment};
+use crate::error::Result;
+use crate::gate::{run_gate, GatePolicy};
+use crate::interleave::{page_of, visit_seed};
+use crate::offpolicy::{estimate, simulate_log};
+use crate::policy::{true_value, CachedPolicy, Improvement, TrueValue};
+
+/// Knobs of a study.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StudyConfig {
+    /// Seeds of the sensitivity study.
+    pub sensitivity_seeds: u64,
+    /// Sessions per seed of each method in the sensitivity study.
+    pub sensitivity_sessions: u64,
+    /// Seeds of the gate study.
+    pub gate_seeds: u64,
+    /// Seeds of the off-policy study.
+    pub offpolicy_seeds: u64,
+    /// Logged pages per seed of the off-policy study.
+    pub offpolicy_sessions: u64,
+    /// Share of randomised logged pages.
+    pub epsilon: f64,
+    /// True relative purchase lift of the better ranker.
+    pub lift: f64,
+    /// The gate's policy.
+    pub policy: GatePolicy,
+}
+
+/// Median and quartiles.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Spread {
+    /// 25th percentile.
+    pub q1: f64,
+    /// Median.
+    pub median: f64,
+    /// 75th percentile.
+    pub q3: f64,
+}
+
+fn spread(mut v: Vec<f64>) -> Spread {
+    v.retain(|x| x.is_finite());
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return Spread {
+            q1: f64::NAN,
+            median: f64::NAN,
+            q3: f64::NAN,
+        };
+    }
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    Spread {
+        q1: at(0.25),
+        median: at(0.5),
+        q3: at(0.75),
+    }
+}
+
+/// The sensitivity comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sensitivity {
+    /// Seeds.
+    pub seeds: u64,
+    /// Sessions per method and seed.
+    pub sessions: u64,
+    /// Sessions (both arms) the A/B test needs for 80 % power.
+    pub ab_sessions_needed: Spread,
+    /// Sessions team-draft on clicks needs.
+    pub td_clicks_sessions_needed: Spread,
+    /// Sessions team-draft on purchases needs.
+    pub td_purchases_sessions_needed: Spread,
+    /// A/B ÷ team-draft (clicks), per seed.
+    pub ratio_clicks: Spread,
+    /// A/B ÷ team-draft (purchases), per seed.
+    pub ratio_purchases: Spread,
+    /// Share of seeds where each detects the better ranker (p < 0.05, the
+    /// right sign) with the sessions given: A/B, TD clicks, TD purchases.
+    pub detected: [f64; 3],
+}
+
+/// The gate study.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateValidity {
+    /// Seeds per scenario.
+    pub seeds: u64,
+    /// Share promoted: better, equal, worse.
+    pub promoted: [f64; 3],
+    /// Share rejected: better, equal, worse.
+    pub rejected: [f64; 3],
+}
+
+/// One estimator's coverage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Coverage {
+    /// `clicks` or `purchases`.
+    pub reward: String,
+    /// `ips`, `snips`, `dr`.
+    pub estimator: String,
+    /// Share of seeds whose interval covers the true value.
+    pub coverage: f64,
+    /// Mean estimate − true value.
+    pub bias: f64,
+    /// Mean absolute error.
+    pub mean_abs_error: f64,
+    /// Mean interval width.
+    pub mean_width: f64,
+}
+
+/// The off-policy study.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OffPolicyCoverage {
+    /// Seeds.
+    pub seeds: u64,
+    /// Logged pages per seed.
+    pub sessions: u64,
+    /// ε.
+    pub epsilon: f64,
+    /// The target's true clicks and purchases per page.
+    pub truth: TrueValue,
+    /// Per reward and estimator.
+    pub coverage: Vec<Coverage>,
+}
+
+/// Everything a study measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StudyReport {
+    /// The environment.
+    pub environment: String,
+    /// The knobs.
+    pub config: StudyConfig,
+    /// The share of queries the better ranker re-orders, and its true lift.
+    pub improvement: (f64, f64),
+    /// True values: base, better.
+    pub true_values: [TrueValue; 2],
+    /// Sensitivity.
+    pub sensitivity: Sensitivity,
+    /// Gate validity.
+    pub gate: GateValidity,
+    /// Off-policy coverage.
+    pub offpolicy: OffPolicyCoverage,
+    /// Wall time of each part, seconds.
+    pub seconds: [f64; 3],
+    /// Rayon threads.
+    pub threads: usize,
+}
+
+/// Sessions for 80 % power at α = 0.05 of a one-sample mean test, from
+/// the per-session mean and variance.
+fn needed(mean: f64, variance: f64) -> f64 {
+    let z = normal_quantile(0.975) + normal_quantile(0.8);
+    if mean.abs() <= 0.0 {
+        f64::INFINITY
+    } else {
+        z * z * variance / (mean * mean)
+    }
+}
+
+fn sensitivity_seed(
+    env: &dyn Environment,
+    base: &CachedPolicy,
+    better: &CachedPolicy,
+    sessions: u64,
+    seed: u64,
+) -> Result<([f64; 3], [bool; 3])> {
+    let k = env.page_size();
+    // A/B: half the users on each ranker.
+    let (mut conv, mut n) = ([0u64; 2], [0u64; 2]);
+    for i in 0..sessions {
+        let mut r = rng(session_seed(seed, i));
+        let v = env.visit(&mut r);
+        let t = usize::from(in_treatment(v.user, seed, 0.5));
+        let p = [base, better][t].list(&v.query_id, &v.query)?;
+        let re = env.react(&v, &p[..p.len().min(k)], &mut r);
+        n[t] += 1;
+        conv[t] += u64::from(re.n_purchases() > 0);
+    }
+    let (pa, pb) = (
+        conv[0] as f64 / n[0].max(1) as f64,
+        conv[1] as f64 / n[1].max(1) as f64,
+    );
+    let pbar = (pa + pb) / 2.0;
+    // Two arms of n/2 each: n_total = 4 z² p(1−p) / δ².
+    let ab_needed = 2.0 * 2.0 * needed(pb - pa, pbar * (1.0 - pbar));
+    let ab_hit = two_proportion(conv[0], n[0], conv[1], n[1], 0.95)
+        .is_ok_and(|c| c.p_value < 0.05 && c.difference > 0.0);
+    // Team-draft: per-session outcome +1 / −1 / 0.
+    let (mut mc, mut mp) = (Moments::default(), Moments::default());
+    let (mut wc, mut wp) = ([0u64; 2], [0u64; 2]);
+    for i in 0..sessions {
+        let mut r = rng(session_seed(seed ^ 0x7D, i));
+        let v = env.visit(&mut r);
+        let lists = [
+            better.list(&v.query_id, &v.query)?.to_vec(),
+            base.list(&v.query_id, &v.query)?.to_vec(),
+        ];
+        let il = page_of(
+            Method::TeamDraft,
+            &lists,
+            k,
+            0,
+            visit_seed(seed, v.user, &v.query_id.0),
+        )?;
+        let re = env.react(&v, &il.docs, &mut r);
+        for (events, m, w) in [
+            (&re.clicks, &mut mc, &mut wc),
+            (&re.purchases, &mut mp, &mut wp),
+        ] {
+            let c = il.credit(events);
+            let s = (c[0] - c[1]).signum();
+            m.add(s);
+            if s > 0.0 {
+                w[0] += 1;
+            } else if s < 0.0 {
+                w[1] += 1;
+            }
+        }
+    }
+    let hit = |w: [u64; 2]| w[0] > w[1] && sign_test(w[0], w[1]) < 0.05;
+    Ok((
+        [
+            ab_needed,
+            needed(mc.mean, mc.variance()),
+            needed(mp.mean, mp.variance()),
+        ],
+        [ab_hit, hit(wc), hit(wp)],
+    ))
+}
+
+/// Runs the three studies in `env`, the base ranker `base` (asked for a
+/// page per query) against its improvement of true purchase lift
+/// `config.lift`. `progress` gets a line per part.
+pub fn run_study(
+    env: &dyn Environment,
+    base: &dyn RankingPolicy,
+    config: &StudyConfig,
+    progress: &dyn Fn(&str),
+) -> Result<StudyReport> {
+    let imp = Improvement::new(env, base, env.page_size())?;
+    let salt = 0x5EED;
+    let (share, lift) = imp.calibrate(env, config.lift, salt)?;
+    let page = env.page_size();
+    let base_p = CachedPolicy::new(Arc::new(imp.base("base")), page);
+    let better_p = CachedPolicy::new(Arc::new(imp.improved("better", share, salt)), page);
+    let true_values = [true_value(env, &base_p)?, true_value(env, &better_p)?];
+    progress(&format!(
+        "better ranker: {:.1} % of the queries re-ordered, true purchase lift {:+.2} %",
+        100.0 * share,
+        100.0 * lift
+    ));
+
+    let t0 = std::time::Instant::now();
+    let per_seed: Vec<([f64; 3], [bool; 3])> = (0..config.sensitivity_seeds)
+        .into_par_iter()
+        .map(|s| {
+            sensitivity_seed(
+                env,
+                &base_p,
+                &better_p,
+                config.sensitivity_sessions,
+                1000 + s,
+            )
+        })
+        .collect::<Result<_>>()?;
+    let col = |j: usize| per_seed.iter().map(|r| r.0[j]).collect::<Vec<_>>();
+    let ratio = |j: usize| per_seed.iter().map(|r| r.0[0] / r.0[j]).collect::<Vec<_>>();
+    let rate =
+        |j: usize| per_seed.iter().filter(|r| r.1[j]).count() as f64 / per_seed.len().max(1) as f64;
+    let sensitivity = Sensitivity {
+        seeds: config.sensitivity_seeds,
+        sessions: config.sensitivity_sessions,
+        ab_sessions_needed: spread(col(0)),
+        td_clicks_sessions_needed: spread(col(1)),
+        td_purchases_sessions_needed: spread(col(2)),
+        ratio_clicks: spread(ratio(1)),
+        ratio_purchases: spread(ratio(2)),
+        detected: [rate(0), rate(1), rate(2)],
+    };
+    let s0 = t0.elapsed().as_secs_f64();
+    progress(&format!(
+        "sensitivity: A/B needs {:.0} sessions, team-draft {:.0} (median ratio {:.1}x) [{s0:.0} s]",
+        sensitivity.ab_sessions_needed.median,
+        sensitivity.td_clicks_sessions_needed.median,
+        sensitivity.ratio_clicks.median
+    ));
+
+    let t1 = std::time::Instant::now();
+    let scenarios: [(&CachedPolicy, &CachedPolicy); 3] = [
+        (&better_p, &base_p),
+        (&base_p, &base_p),
+        (&base_p, &better_p),
+    ];
+    let mut promoted = [0.0; 3];
+    let mut rejected = [0.0; 3];
+    for (j, (cand, champ)) in scenarios.iter().enumerate() {
+        let decisions: Vec<Decision> = (0..config.gate_seeds)
+            .into_par_iter()
+            .map(|s| {
+                let offline = None;
+                let mut policy = config.policy.clone();
+                policy.offline = None;
+                run_gate(&policy, env, cand, champ, offline, 5000 + s).map(|r| r.decision)
+            })
+            .collect::<Result<_>>()?;
+        let n = decisions.len().max(1) as f64;
+        promoted[j] = decisions
+            .iter()
+            .filter(|d| **d == Decision::Promote)
+            .count() as f64
+            / n;
+        rejected[j] = decisions.iter().filter(|d| **d == Decision::Reject).count() as f64 / n;
+    }
+    let gate = GateValidity {
+        seeds: config.gate_seeds,
+        promoted,
+        rejected,
+    };
+    let s1 = t1.elapsed().as_secs_f64();
+    progress(&format!(
+        "gate: promoted better {:.1} %, equal {:.1} %, worse {:.1} % [{s1:.0} s]",
+        100.0 * promoted[0],
+        100.0 * promoted[1],
+        100.0 * promoted[2]
+    ));
+
+    let t2 = std::time::Instant::now();
+    let estimates: Vec<Vec<(f64, (f64, f64))>> = (0..config.offpolicy_seeds)
+        .into_par_iter()
+        .map(|s| {
+            let log = simulate_log(
+                env,
+                &base_p,
+                config.epsilon,
+                config.offpolicy_sessions,
+                9000 + s,
+            )?;
+            let r = estimate(&log, &better_p, 0.95, None)?;
+            Ok(r.rewards
+                .iter()
+                .flat_map(|rw| rw.estimates.iter().map(|e| (e.value, e.ci)))
+                .collect())
+        })
+        .collect::<Result<_>>()?;
+    let truth = true_values[1];
+    let mut coverage = Vec::new();
+    for (ri, reward) in ["clicks", "purchases"].iter().enumerate() {
+        let t = if ri == 0 {
+            truth.clicks
+        } else {
+            truth.purchases
+        };
+        for (ei, est) in ["ips", "snips", "dr"].iter().enumerate() {
+            let j = ri * 3 + ei;
+            let n = estimates.len().max(1) as f64;
+            let vals = estimates.iter().map(|e| e[j]);
+            coverage.push(Coverage {
+                reward: (*reward).into(),
+                estimator: (*est).into(),
+                coverage: vals
+                    .clone()
+                    .filter(|(_, ci)| ci.0 <= t && t <= ci.1)
+                    .count() as f64
+                    / n,
+                bias: vals.clone().map(|(v, _)| v - t).sum::<f64>() / n,
+                mean_abs_error: vals.clone().map(|(v, _)| (v - t).abs()).sum::<f64>() / n,
+                mean_width: vals.map(|(_, ci)| ci.1 - ci.0).sum::<f64>() / n,
+            });
+        }
+    }
+    let s2 = t2.elapsed().as_secs_f64();
+    progress(&format!(
+        "off-policy: coverage {} [{s2:.0} s]",
+        coverage
+            .iter()
+            .map(|c| format!("{} {} {:.1} %", c.reward, c.estimator, 100.0 * c.coverage))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    Ok(StudyReport {
+        environment: env.name(),
+        config: config.clone(),
+        improvement: (share, lift),
+        true_values,
+        sensitivity,
+        gate,
+        offpolicy: OffPolicyCoverage {
+            seeds: config.offpolicy_seeds,
+            sessions: config.offpolicy_sessions,
+            epsilon: config.epsilon,
+            truth,
+            coverage,
+        },
+        seconds: [s0, s1, s2],
+        threads: rayon::current_num_threads(),
+    })
+}
