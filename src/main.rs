@@ -51,6 +51,17 @@ enum Command {
     Predict(cmd::train::PredictArgs),
     /// Score TREC runs against qrels (trec_eval-conformant) and compare them.
     Eval(cmd::eval::EvalArgs),
+    /// Click models (PBM, cascade, DBN, SDBN, UBM) fitted on a log and
+    /// evaluated by log-likelihood and perplexity.
+    #[command(subcommand)]
+    Clickmodel(cmd::clickmodel::ClickModelCommand),
+    /// Online experiments offline: simulated A/B tests, interleaving,
+    /// off-policy estimates, and the study of their sensitivity.
+    #[command(subcommand)]
+    Experiment(cmd::experiment::ExperimentCommand),
+    /// The promotion gate: gather the evidence a policy file asks for,
+    /// decide (promote, hold, reject), swap the champion on promote.
+    Promote(cmd::experiment::PromoteArgs),
     /// Measure hyrank's own speed and memory.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
@@ -92,6 +103,9 @@ fn main() {
         Command::Predict(a) => cmd::train::run_predict(a),
         Command::Features(a) => cmd::train_log::run_features(a),
         Command::Bench(c) => cmd::bench::run(c),
+        Command::Clickmodel(c) => cmd::clickmodel::run(c),
+        Command::Experiment(c) => cmd::experiment::run(c),
+        Command::Promote(a) => cmd::experiment::run_promote(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
@@ -118,6 +132,9 @@ fn error_kind(e: &anyhow::Error) -> hyrank_data::ErrorKind {
             return x.kind();
         }
         if let Some(x) = cause.downcast_ref::<hyrank_training::Error>() {
+            return x.kind();
+        }
+        if let Some(x) = cause.downcast_ref::<hyrank_experiment::Error>() {
             return x.kind();
         }
         if let Some(x) = cause.downcast_ref::<hyrank_api::Error>() {

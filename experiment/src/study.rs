@@ -228,7 +228,12 @@ fn sensitivity_seed(
             (&re.purchases, &mut mp, &mut wp),
         ] {
             let c = il.credit(events);
-            let s = (c[0] - c[1]).signum();
+            // +1 / −1 / 0 (f64::signum gives +1 for a tie of 0).
+            let s = match c[0].total_cmp(&c[1]) {
+                std::cmp::Ordering::Greater => 1.0,
+                std::cmp::Ordering::Less => -1.0,
+                std::cmp::Ordering::Equal => 0.0,
+            };
             m.add(s);
             if s > 0.0 {
                 w[0] += 1;

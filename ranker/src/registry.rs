@@ -134,7 +134,8 @@ pub struct Pointer {
 pub struct AuditEntry {
     /// When.
     pub time: Timestamp,
-    /// `register`, `promote`, `rollback` or `aborted`.
+    /// `register`, `promote`, `rollback`, `aborted`, or a promotion
+    /// gate's `hold` / `reject` (which leave the champion as it was).
     pub action: String,
     /// The version concerned.
     pub version: String,
@@ -450,6 +451,28 @@ impl Registry {
             history,
         };
         self.swap("promote", &id, pointer, to, reason)
+    }
+
+    /// Records a decision that leaves the champion as it is (a promotion
+    /// gate's `hold` or `reject` of candidate `id`) in the audit log.
+    pub fn record_decision(&self, action: &str, id: &str, reason: &str) -> Result<()> {
+        if !matches!(action, "hold" | "reject") {
+            return Err(Error::Conflict(format!(
+                "`{action}` is not a decision that keeps the champion (hold or reject)"
+            )));
+        }
+        let _lock = self.lock()?;
+        let pointer = self.reconcile()?;
+        let id = self.resolve(id)?;
+        self.append_audit(&AuditEntry {
+            time: Timestamp::now(),
+            action: action.into(),
+            version: id,
+            from: pointer.champion.clone(),
+            to: pointer.champion,
+            actor: actor(),
+            reason: reason.to_owned(),
+        })
     }
 
     /// The version with the highest value of `metric` in its manifest

@@ -56,6 +56,24 @@ pub enum ModelCommand {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// The ids of the versions with the highest values of a metric, best
+    /// first, one a line (for scripts: the candidates of an experiment).
+    Best {
+        /// The metric (a manifest's metric name, e.g. `valid_auc_purchase`).
+        #[arg(long)]
+        metric: String,
+        /// How many.
+        #[arg(long, default_value_t = 1)]
+        top: usize,
+        /// Leave the champion out.
+        #[arg(long)]
+        exclude_champion: bool,
+        /// Only versions trained on the log (those the search pipeline can rank with).
+        #[arg(long)]
+        pipeline_only: bool,
+        #[command(flatten)]
+        registry: RegistryArg,
+    },
     /// Restore the previous champion.
     Rollback {
         #[command(flatten)]
@@ -161,6 +179,38 @@ pub fn run(cmd: ModelCommand) -> Result<()> {
         ModelCommand::Show { id, registry } => {
             let m = open_existing(&registry.registry)?.show(&id)?;
             println!("{}", serde_json::to_string_pretty(&m)?);
+        }
+        ModelCommand::Best {
+            metric,
+            top,
+            exclude_champion,
+            pipeline_only,
+            registry,
+        } => {
+            let reg = open_existing(&registry.registry)?;
+            let champion = reg.pointer()?.champion;
+            let mut ms: Vec<_> = reg
+                .list()?
+                .into_iter()
+                .filter(|m| m.metrics.get(&metric).is_some_and(|v| v.is_finite()))
+                .filter(|m| !(exclude_champion && champion.as_deref() == Some(m.id.as_str())))
+                .filter(|m| !pipeline_only || m.features.source != "letor")
+                .collect();
+            if ms.is_empty() {
+                anyhow::bail!(
+                    "no version of {} has the metric `{metric}`{}",
+                    registry.registry.display(),
+                    if exclude_champion {
+                        " (besides the champion)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            ms.sort_by(|a, b| b.metrics[&metric].total_cmp(&a.metrics[&metric]));
+            for m in ms.iter().take(top.max(1)) {
+                println!("{}", m.id);
+            }
         }
         ModelCommand::Promote {
             id,

@@ -56,35 +56,8 @@ impl RankerArgs {
         let model = RankingModel::load(&reg, &self.ranker)
             .with_context(|| format!("loading ranker `{}` from {}", self.ranker, dir.display()))?;
         let products = Arc::new(ProductTable::new(&index.products()?));
-        let (store, last) = match &self.history {
-            Some(log) => {
-                let events = super::train_log::read_log_sorted(log)?;
-                let last = events.last().map(|e| e.timestamp());
-                (FeatureStore::from_events(&events), last)
-            }
-            None => (FeatureStore::new(), None),
-        };
-        let as_of = match self.as_of.as_deref() {
-            None => None,
-            Some("history-end") => Some(
-                last.map(|t| Timestamp(t.0 + 1))
-                    .context("--as-of history-end needs --history with events")?,
-            ),
-            Some(t) => Some(super::train_log::parse_time(t)?),
-        };
-        let now = as_of.unwrap_or_else(Timestamp::now);
-        if let Some(l) = last.filter(|l| now.0 - l.0 > 30 * 86_400_000) {
-            eprintln!(
-                "note: the history ends {} days before the time features are computed as of: behavioural features sit at their priors (--as-of history-end replays it)",
-                (now.0 - l.0) / 86_400_000
-            );
-        }
-        let stage = RankStage::new(
-            model,
-            products,
-            Arc::new(RwLock::new(store)),
-            self.rerank_depth,
-        )?;
+        let (store, as_of) = history_store(self.history.as_deref(), self.as_of.as_deref())?;
+        let stage = RankStage::new(model, products, store, self.rerank_depth)?;
         let stage = stage
             .with_as_of(as_of)
             .with_rerank(hyrank_ranker::stage::RerankOptions {
@@ -101,4 +74,38 @@ impl RankerArgs {
             .map(super::model::open_existing)
             .transpose()
     }
+}
+
+/// The feature store of `history` (empty without it) and the time features
+/// are computed as of: `as_of` (`history-end`, a date or an RFC 3339 time)
+/// or, without it, `None` (each request's own time). Notes on stderr when
+/// the history ends long before that time.
+pub fn history_store(
+    history: Option<&std::path::Path>,
+    as_of: Option<&str>,
+) -> Result<(Arc<RwLock<FeatureStore>>, Option<Timestamp>)> {
+    let (store, last) = match history {
+        Some(log) => {
+            let events = super::train_log::read_log_sorted(log)?;
+            let last = events.last().map(|e| e.timestamp());
+            (FeatureStore::from_events(&events), last)
+        }
+        None => (FeatureStore::new(), None),
+    };
+    let as_of = match as_of {
+        None => None,
+        Some("history-end") => Some(
+            last.map(|t| Timestamp(t.0 + 1))
+                .context("--as-of history-end needs --history with events")?,
+        ),
+        Some(t) => Some(super::train_log::parse_time(t)?),
+    };
+    let now = as_of.unwrap_or_else(Timestamp::now);
+    if let Some(l) = last.filter(|l| now.0 - l.0 > 30 * 86_400_000) {
+        eprintln!(
+            "note: the history ends {} days before the time features are computed as of: behavioural features sit at their priors (--as-of history-end replays it)",
+            (now.0 - l.0) / 86_400_000
+        );
+    }
+    Ok((Arc::new(RwLock::new(store)), as_of))
 }

@@ -7,6 +7,7 @@
 mod crash;
 mod data;
 mod eval;
+mod experiment;
 mod rank;
 mod search;
 mod serve;

@@ -7,19 +7,19 @@ use std::time::{Duration, Instant};
 use crate::serve::start_server;
 use crate::{fails, ok};
 
-struct World {
+pub struct World {
     _dir: tempfile::TempDir,
     root: std::path::PathBuf,
 }
 
 impl World {
-    fn path(&self, rel: &str) -> String {
+    pub fn path(&self, rel: &str) -> String {
         self.root.join(rel).to_str().unwrap().to_owned()
     }
 }
 
 /// A small world, BM25-only index (the cosine features are then absent).
-fn world() -> World {
+pub fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
     let w = World { _dir: dir, root };

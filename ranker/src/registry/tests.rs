@@ -67,6 +67,12 @@ fn versions_get_ids_and_promote_and_rollback_move_the_champion() {
         Err(Error::Conflict(_))
     ));
 
+    reg.record_decision("hold", "v0002", "gate: no evidence")
+        .unwrap();
+    assert!(reg.record_decision("promote", "v0002", "x").is_err());
+    assert!(reg.record_decision("reject", "v9999", "x").is_err());
+    assert_eq!(reg.pointer().unwrap().champion.as_deref(), Some("exp-1.b"));
+
     let p = reg.rollback("regression").unwrap();
     assert_eq!(p.champion.as_deref(), Some("v0001"));
     assert!(p.history.is_empty());
@@ -76,7 +82,7 @@ fn versions_get_ids_and_promote_and_rollback_move_the_champion() {
     let actions: Vec<String> = reg.audit().unwrap().into_iter().map(|e| e.action).collect();
     assert_eq!(
         actions,
-        ["register", "register", "register", "promote", "promote", "rollback"]
+        ["register", "register", "register", "promote", "promote", "hold", "rollback"]
     );
     let last = reg.audit().unwrap().pop().unwrap();
     assert_eq!(

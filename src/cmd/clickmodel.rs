@@ -1,0 +1,226 @@
+//! `hyrank clickmodel fit|eval|compare`: click models fitted on a log's
+//! result pages and clicks, evaluated as click-model research reports them
+//! (PyClick's log-likelihood and perplexity per rank).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+use hyrank_eval::clickmodel::{
+    evaluate, fit, sessions_from_events, ClickModelEval, ClickModelFile, ClickSession, FitOptions,
+    ModelKind, SessionReport,
+};
+
+#[derive(Debug, Subcommand)]
+pub enum ClickModelCommand {
+    /// Fit a click model on a log's pages and clicks; write it as JSON.
+    Fit {
+        /// Interaction log folder (or file).
+        #[arg(long)]
+        log: PathBuf,
+        /// pbm, cascade, dbn, sdbn, ubm or rank_ctr.
+        #[arg(long)]
+        model: String,
+        /// The model file to write.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        fit: FitArgs,
+    },
+    /// Evaluate a fitted model on a (held-out) log.
+    Eval {
+        /// The model file (`hyrank clickmodel fit --out`).
+        #[arg(long)]
+        model: PathBuf,
+        /// Interaction log folder (or file).
+        #[arg(long)]
+        log: PathBuf,
+        /// Ranks evaluated (top first).
+        #[arg(long, default_value_t = 10)]
+        max_rank: usize,
+        /// One JSON object: model, log_likelihood, perplexity, perplexity_at_rank.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fit every model (and the rank-CTR baseline) on one log, evaluate each
+    /// on another, side by side.
+    Compare {
+        /// Training log.
+        #[arg(long)]
+        train: PathBuf,
+        /// Held-out log.
+        #[arg(long)]
+        test: PathBuf,
+        #[command(flatten)]
+        fit: FitArgs,
+        /// One JSON array of evaluations.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FitArgs {
+    /// Ranks of each page used (top first).
+    #[arg(long, default_value_t = 10)]
+    max_rank: usize,
+    /// EM iterations (PBM, UBM, DBN).
+    #[arg(long, default_value_t = 40)]
+    iterations: usize,
+    /// Beta pseudo-count pulling each pair's parameter to the prior.
+    #[arg(long, default_value_t = 1.0)]
+    prior_strength: f64,
+}
+
+impl FitArgs {
+    fn options(&self) -> Result<FitOptions> {
+        if self.max_rank == 0 || self.iterations == 0 {
+            bail!("--max-rank and --iterations must be at least 1");
+        }
+        if !(self.prior_strength.is_finite() && self.prior_strength >= 0.0) {
+            bail!(
+                "--prior-strength must be 0 or more, got {}",
+                self.prior_strength
+            );
+        }
+        Ok(FitOptions {
+            max_rank: self.max_rank,
+            iterations: self.iterations,
+            prior_strength: self.prior_strength,
+        })
+    }
+}
+
+/// The pages and clicks of a log, with what was left out said on stderr.
+pub fn read_sessions(log: &Path, max_rank: usize) -> Result<Vec<ClickSession>> {
+    let events = super::train_log::read_log_sorted(log)?;
+    let (sessions, report) = sessions_from_events(&events, max_rank);
+    say_left_out(log, &report);
+    if sessions.is_empty() {
+        bail!(
+            "{}: no result pages to fit on ({} impressions, {} of them partial: a click model needs full pages)",
+            log.display(),
+            report.impressions,
+            report.partial
+        );
+    }
+    Ok(sessions)
+}
+
+fn say_left_out(log: &Path, r: &SessionReport) {
+    eprintln!(
+        "{}: {} pages, {} clicks{}",
+        log.display(),
+        r.sessions,
+        r.clicks,
+        if r.partial + r.orphan_clicks + r.mismatched_clicks > 0 {
+            format!(
+                " (left out: {} partial impressions, {} clicks without their page, {} clicks on another document than the page shows)",
+                r.partial, r.orphan_clicks, r.mismatched_clicks
+            )
+        } else {
+            String::new()
+        }
+    );
+}
+
+/// Reads a model file, naming it in errors.
+pub fn read_model(path: &Path) -> Result<ClickModelFile> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading click model {}", path.display()))?;
+    Ok(ClickModelFile::parse(&text, &path.display().to_string())?)
+}
+
+fn print_evals(evals: &[ClickModelEval]) {
+    let ranks = evals.first().map_or(0, |e| e.perplexity_at_rank.len());
+    print!(
+        "{:<10} {:>9} {:>13} {:>10} {:>11}",
+        "model", "sessions", "log-lik", "perplexity", "cond. ppl."
+    );
+    for r in 1..=ranks {
+        print!(" {:>6}", format!("@{r}"));
+    }
+    println!();
+    for e in evals {
+        print!(
+            "{:<10} {:>9} {:>13.5} {:>10.5} {:>11.5}",
+            e.model, e.sessions, e.log_likelihood, e.perplexity, e.conditional_perplexity
+        );
+        for p in &e.perplexity_at_rank {
+            print!(" {p:>6.4}");
+        }
+        println!();
+    }
+}
+
+pub fn run(cmd: ClickModelCommand) -> Result<()> {
+    match cmd {
+        ClickModelCommand::Fit {
+            log,
+            model,
+            out,
+            fit: f,
+        } => {
+            let kind = ModelKind::parse(&model)?;
+            let opts = f.options()?;
+            let sessions = read_sessions(&log, opts.max_rank)?;
+            let t = Instant::now();
+            let m = fit(kind, &sessions, &opts)?;
+            let file = ClickModelFile::new(m, sessions.len() as u64, opts.max_rank);
+            let mut text = serde_json::to_string_pretty(&file)?;
+            text.push('\n');
+            hyrank_data::fsio::write_atomic(&out, text.as_bytes())?;
+            let e = evaluate(&file.model, &sessions, opts.max_rank);
+            println!(
+                "{kind} fitted on {} pages in {:.2} s: training log-likelihood {:.5}, perplexity {:.5}; written to {}",
+                sessions.len(),
+                t.elapsed().as_secs_f64(),
+                e.log_likelihood,
+                e.perplexity,
+                out.display()
+            );
+        }
+        ClickModelCommand::Eval {
+            model,
+            log,
+            max_rank,
+            json,
+        } => {
+            if max_rank == 0 {
+                bail!("--max-rank must be at least 1");
+            }
+            let file = read_model(&model)?;
+            let sessions = read_sessions(&log, max_rank)?;
+            let e = evaluate(&file.model, &sessions, max_rank);
+            if json {
+                println!("{}", serde_json::to_string(&e)?);
+            } else {
+                print_evals(std::slice::from_ref(&e));
+            }
+        }
+        ClickModelCommand::Compare {
+            train,
+            test,
+            fit: f,
+            json,
+        } => {
+            let opts = f.options()?;
+            let tr = read_sessions(&train, opts.max_rank)?;
+            let te = read_sessions(&test, opts.max_rank)?;
+            let mut evals = Vec::new();
+            for kind in ModelKind::ALL {
+                let t = Instant::now();
+                let m = fit(kind, &tr, &opts)?;
+                evals.push(evaluate(&m, &te, opts.max_rank));
+                eprintln!("{kind}: fitted in {:.2} s", t.elapsed().as_secs_f64());
+            }
+            if json {
+                println!("{}", serde_json::to_string(&evals)?);
+            } else {
+                print_evals(&evals);
+            }
+        }
+    }
+    Ok(())
+}
