@@ -15,13 +15,14 @@ DEMO_ADDR ?= 127.0.0.1:8080
 # demo's training step; the step is skipped with a note where it is absent.
 LETOR_DIR ?= ../shared/data/letor_sample
 
-.PHONY: demo demo-rank demo-train serve-demo stop test tools build fmt clippy nextest doctest bench-generate bench-env bench tune-measure clean
+.PHONY: demo demo-rank demo-train demo-experiment experiment-study serve-demo stop test tools build fmt clippy nextest doctest bench-generate bench-env bench tune-measure clean
 
 ## The main job, end to end: fetch the model if absent, build, generate the synthetic
 ## world, index it (BM25 + embeddings + HNSW), run example queries in the three modes,
 ## retrieve for every judged query, evaluate, train and compare the rankers (demo-rank,
 ## demo-train), and leave the search API running in the background, ranking with the
-## champion (its URL is the last line).
+## champion (its URL is the last line). Before the API starts, demo-experiment runs the
+## experiments and the promotion gate.
 demo: tools build
 	$(HYRANK) model fetch
 	$(HYRANK) data generate --out $(DEMO_DIR) --seed $(SEED) \
@@ -44,15 +45,16 @@ demo: tools build
 	@echo "demo data in $(DEMO_DIR); evaluation report in $(DEMO_DIR)/report/report.html"
 	@$(MAKE) --no-print-directory demo-rank
 	@$(MAKE) --no-print-directory demo-train
+	@$(MAKE) --no-print-directory demo-experiment
 	@$(MAKE) --no-print-directory serve-demo
 
 ## Rankers from the demo log: LR, LambdaMART and the multi-task network trained on
 ## the first 80 % of the log's days and validated on the rest (AUCs, calibration,
 ## nDCG of the validation impressions), LambdaMART on the judgments of 80 % of the
 ## queries, and the network with its conversion tower trained on clicked impressions
-## only (what ESMM is compared with); all registered, compared, the best on the
-## validation window (purchase AUC over all impressions) promoted as champion;
-## then nDCG@10 on the held-out
+## only (what ESMM is compared with); all registered and compared, logistic
+## regression (the baseline) promoted as the first champion (demo-experiment's gate
+## decides on the best); then nDCG@10 on the held-out
 ## judged queries of hybrid retrieval, hybrid + each ranker, and the oracle.
 demo-rank:
 	rm -rf $(DEMO_DIR)/registry $(DEMO_DIR)/runs/held-out-*.trec
@@ -68,7 +70,7 @@ demo-rank:
 		--history $(DEMO_DIR)/events --model lambdamart --registry $(DEMO_DIR)/registry --id lambdamart-judged \
 		--holdout-out $(DEMO_DIR)/held-out-queries.tsv --reason demo
 	$(HYRANK) model compare --registry $(DEMO_DIR)/registry
-	$(HYRANK) model promote --best valid_auc_purchase --registry $(DEMO_DIR)/registry --reason "demo: best purchase AUC on the validation window"
+	$(HYRANK) model promote lr --registry $(DEMO_DIR)/registry --reason "demo: the baseline is the first champion"
 	$(HYRANK) search --index $(DEMO_DIR)/index --queries $(DEMO_DIR)/held-out-queries.tsv --mode hybrid --k 100 \
 		--run-out $(DEMO_DIR)/runs/held-out-hybrid.trec
 	$(HYRANK) search --index $(DEMO_DIR)/index --queries $(DEMO_DIR)/held-out-queries.tsv --mode hybrid --k 100 \
@@ -101,6 +103,34 @@ demo-train:
 		--scores $(DEMO_DIR)/scores/lambdamart.txt --gain exponential --metrics ndcg_cut_10,ndcg_cut_5,ndcg; \
 	$(HYRANK) model promote --best valid_ndcg@10 --registry $(DEMO_DIR)/letor-registry --reason demo; \
 	$(HYRANK) model list --registry $(DEMO_DIR)/letor-registry
+
+## Experiments in the synthetic world of the demo (users whose true preferences are
+## known): team-draft interleaving of the two rankers with the best validation purchase
+## AUC, a simulated A/B test of the best against the champion, then the promotion gate
+## (examples/promotion.toml), which promotes it or holds (the decision in the audit log).
+## Reports (JSON + HTML) in $(DEMO_DIR)/experiments.
+EXPERIMENT_FLAGS = --data $(DEMO_DIR) --index $(DEMO_DIR)/index --registry $(DEMO_DIR)/registry \
+	--history $(DEMO_DIR)/events
+demo-experiment:
+	@mkdir -p $(DEMO_DIR)/experiments
+	@set -e; two=$$($(HYRANK) model best --metric valid_auc_purchase --top 2 --pipeline-only --registry $(DEMO_DIR)/registry | paste -sd, -); \
+	echo "interleaving the two best rankers by validation purchase AUC: $$two"; \
+	$(HYRANK) experiment interleave --rankers $$two --sessions 20000 --credit purchases \
+		$(EXPERIMENT_FLAGS) --out $(DEMO_DIR)/experiments/interleave
+	@set -e; best=$$($(HYRANK) model best --metric valid_auc_purchase --exclude-champion --pipeline-only --registry $(DEMO_DIR)/registry); \
+	echo "A/B test: $$best against the champion"; \
+	$(HYRANK) experiment ab --control champion --treatment $$best --sessions 20000 \
+		$(EXPERIMENT_FLAGS) --out $(DEMO_DIR)/experiments/ab; \
+	$(HYRANK) promote --candidate $$best --policy examples/promotion.toml --reason demo \
+		$(EXPERIMENT_FLAGS) --out $(DEMO_DIR)/experiments/decision; \
+	$(HYRANK) model audit --registry $(DEMO_DIR)/registry | tail -n 3
+
+## The experiment study of docs/benchmarks.md (release build, the demo world): team-draft
+## vs A/B sensitivity over 50 seeds, the gate's validity over 200, off-policy coverage
+## over 200.
+experiment-study: build
+	$(HYRANK) experiment study --data $(DEMO_DIR) --policy examples/study-gate.toml \
+		--out $(DEMO_DIR)/experiments/study.json
 
 ## (Re)starts the search API over the demo index in the background and prints its URL;
 ## `make stop` stops it. Its log (one line a search) is $(DEMO_DIR)/api.log.

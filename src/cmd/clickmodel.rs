@@ -49,9 +49,13 @@ pub enum ClickModelCommand {
         /// Training log.
         #[arg(long)]
         train: PathBuf,
-        /// Held-out log.
-        #[arg(long)]
-        test: PathBuf,
+        /// Held-out log (or give --holdout).
+        #[arg(long, required_unless_present = "holdout")]
+        test: Option<PathBuf>,
+        /// Hold out this share of the training log's pages instead (the
+        /// latest ones), e.g. 0.2.
+        #[arg(long, conflicts_with = "test")]
+        holdout: Option<f64>,
         #[command(flatten)]
         fit: FitArgs,
         /// One JSON array of evaluations.
@@ -202,12 +206,33 @@ pub fn run(cmd: ClickModelCommand) -> Result<()> {
         ClickModelCommand::Compare {
             train,
             test,
+            holdout,
             fit: f,
             json,
         } => {
             let opts = f.options()?;
-            let tr = read_sessions(&train, opts.max_rank)?;
-            let te = read_sessions(&test, opts.max_rank)?;
+            let mut tr = read_sessions(&train, opts.max_rank)?;
+            let te = match (test, holdout) {
+                (Some(t), _) => read_sessions(&t, opts.max_rank)?,
+                (None, Some(h)) if h > 0.0 && h < 1.0 => {
+                    let cut = ((tr.len() as f64) * (1.0 - h)).round() as usize;
+                    if cut == 0 || cut >= tr.len() {
+                        bail!(
+                            "--holdout {h} leaves no pages on one side of {} pages",
+                            tr.len()
+                        );
+                    }
+                    let te = tr.split_off(cut);
+                    eprintln!(
+                        "{} pages to fit on, the latest {} held out",
+                        tr.len(),
+                        te.len()
+                    );
+                    te
+                }
+                (None, Some(h)) => bail!("--holdout must be between 0 and 1, got {h}"),
+                (None, None) => bail!("give --test DIR or --holdout FRACTION"),
+            };
             let mut evals = Vec::new();
             for kind in ModelKind::ALL {
                 let t = Instant::now();
