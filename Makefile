@@ -125,12 +125,12 @@ demo-experiment:
 		$(EXPERIMENT_FLAGS) --out $(DEMO_DIR)/experiments/decision; \
 	$(HYRANK) model audit --registry $(DEMO_DIR)/registry | tail -n 3
 
-## The experiment study of docs/benchmarks.md (release build, the demo world): team-draft
-## vs A/B sensitivity over 50 seeds, the gate's validity over 200, off-policy coverage
-## over 200.
+## The experiments section of docs/benchmarks.md (release build, the demo-sized world in
+## out/experiment-world): team-draft vs A/B sensitivity over 50 seeds, the gate's validity
+## over 200, off-policy coverage over 200, click-model perplexities, sessions per second.
+## Rewrites that section only; needs python3 alone (no peers).
 experiment-study: build
-	$(HYRANK) experiment study --data $(DEMO_DIR) --policy examples/study-gate.toml \
-		--out $(DEMO_DIR)/experiments/study.json
+	python3 bench/run.py experiments
 
 ## (Re)starts the search API over the demo index in the background and prints its URL;
 ## `make stop` stops it. Its log (one line a search) is $(DEMO_DIR)/api.log.

@@ -4,12 +4,12 @@ environment bench/requirements.txt (`make bench-env`)."""
 
 import datetime
 
-import numpy as np
 import json
 import os
 import platform
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HYRANK = os.path.join(ROOT, "target", "release", "hyrank")
@@ -256,6 +256,86 @@ def rank_section(world=None):
     return "\n".join(lines)
 
 
+def experiments_section(world=None):
+    """Issue 15's measurements in the demo-sized world (seed 42): team-draft vs
+    A/B sensitivity over 50 seeds, the gate's validity over 200, off-policy
+    coverage over 200, click-model perplexities on a held-out fifth of the
+    log, and simulated sessions per second with the BM25 pipeline behind the
+    policy. No peer: hyrank against the goals."""
+    world = world or os.path.join(ROOT, "out", "experiment-world")
+    if not os.path.exists(os.path.join(world, "world.json")):
+        subprocess.run([HYRANK, "data", "generate", "--out", world, "--seed", "42", "--products", "20000",
+                        "--queries", "1000", "--events", "300000"], check=True, capture_output=True, cwd=ROOT)
+    index = os.path.join(world, "index-bm25")
+    if not os.path.exists(os.path.join(index, "manifest.json")):
+        subprocess.run([HYRANK, "index", "build", "--catalog", os.path.join(world, "catalog.ndjson"), "--out", index, "--no-dense"],
+                       check=True, capture_output=True, cwd=ROOT)
+    study_json = os.path.join(world, "study.json")
+    c_study = [HYRANK, "--threads", str(THREADS), "experiment", "study", "--data", world,
+               "--policy", os.path.join(ROOT, "examples", "study-gate.toml"), "--out", study_json]
+    t0 = time.time()
+    subprocess.run(c_study, check=True, capture_output=True, cwd=ROOT)
+    study_s = time.time() - t0
+    st = json.load(open(study_json))
+    c_cm = [HYRANK, "--threads", str(THREADS), "clickmodel", "compare", "--train", os.path.join(world, "events"),
+            "--holdout", "0.2", "--json"]
+    cms = json.loads(subprocess.run(c_cm, check=True, capture_output=True, text=True, cwd=ROOT).stdout.strip().splitlines()[-1])
+    ab_stem = os.path.join(world, "ab-bm25-vs-logging")
+    c_ab = [HYRANK, "--threads", str(THREADS), "experiment", "ab", "--control", "logging", "--treatment", "bm25",
+            "--sessions", "200000", "--bootstrap", "0", "--data", world, "--index", index, "--mode", "bm25", "--out", ab_stem]
+    t0 = time.time()
+    subprocess.run(c_ab, check=True, capture_output=True, cwd=ROOT)
+    ab_s = time.time() - t0
+    ab = json.load(open(ab_stem + ".json"))
+    se, g, op = st["sensitivity"], st["gate"], st["offpolicy"]
+    ok = lambda c: "met" if c else "not met"
+    share, lift = st["improvement"]
+    sens_sessions_per_s = se["seeds"] * se["sessions"] * 2 / st["seconds"][0]
+    lines = [
+        "## Experiments: sensitivity, the gate's validity, off-policy coverage, click models (issue 15)", "",
+        f"Run on {datetime.date.today().isoformat()} on {machine()} (`bench/run.py experiments`); compare these figures only with each other. "
+        f"The demo-sized world (seed 42: 20,000 products, 1,000 queries, its simulated users), {st['threads']} threads, release build. "
+        f"The base ranker is the world's logging ranker; the better one re-orders {100 * share:.1f} % of the queries (chosen by hash) "
+        f"by true expected purchases, a true purchase lift of {100 * lift:+.2f} % (exact, from the world's expectations). "
+        "No peer: hyrank against the goals. Whole study "
+        f"{study_s:.0f} s.", "",
+        "| measured | value | goal | |",
+        "|---|---:|---:|---|",
+        f"| A/B sessions for 80 % power (conversion; median over {se['seeds']} seeds, quartiles) | {se['ab_sessions_needed']['median']:,.0f} ({se['ab_sessions_needed']['q1']:,.0f}–{se['ab_sessions_needed']['q3']:,.0f}) | | |",
+        f"| team-draft sessions, click credit | {se['td_clicks_sessions_needed']['median']:,.0f} ({se['td_clicks_sessions_needed']['q1']:,.0f}–{se['td_clicks_sessions_needed']['q3']:,.0f}) | | |",
+        f"| team-draft sessions, purchase credit | {se['td_purchases_sessions_needed']['median']:,.0f} ({se['td_purchases_sessions_needed']['q1']:,.0f}–{se['td_purchases_sessions_needed']['q3']:,.0f}) | | |",
+        f"| A/B ÷ team-draft (clicks), median per seed | {se['ratio_clicks']['median']:.1f}x | ≥ 10x | {ok(se['ratio_clicks']['median'] >= 10)} |",
+        f"| A/B ÷ team-draft (purchases), median per seed | {se['ratio_purchases']['median']:.1f}x | | |",
+        f"| detected at {se['sessions']:,} sessions a side: A/B, TD clicks, TD purchases | {100 * se['detected'][0]:.0f} %, {100 * se['detected'][1]:.0f} %, {100 * se['detected'][2]:.0f} % | | |",
+        f"| gate promotes the better ranker ({g['seeds']} seeds) | {100 * g['promoted'][0]:.1f} % | ≥ 95 % | {ok(g['promoted'][0] >= 0.95)} |",
+        f"| gate promotes an equal one (A/A) | {100 * g['promoted'][1]:.1f} % | ≤ 5 % | {ok(g['promoted'][1] <= 0.05)} |",
+        f"| gate promotes the worse one / rejects it | {100 * g['promoted'][2]:.1f} % / {100 * g['rejected'][2]:.1f} % | | |",
+    ]
+    for c in op["coverage"]:
+        goal = c["estimator"] in ("ips", "snips")
+        lines.append(f"| 95 % CI covers the truth, {c['estimator']} ({c['reward']}; {op['seeds']} seeds of {op['sessions']:,} pages, ε = {op['epsilon']}) "
+                     f"| {100 * c['coverage']:.1f} % (bias {c['bias']:+.5f}, width {c['mean_width']:.5f}) | {'≥ 93 %' if goal else ''} | {ok(c['coverage'] >= 0.93) if goal else ''} |")
+    lines += [
+        f"| simulated sessions per second (sensitivity part, {st['threads']} threads) | {sens_sessions_per_s:,.0f} | | |",
+        f"| A/B, BM25 pipeline vs the logging ranker, {ab['config']['sessions']:,} sessions: sessions per second once each query is ranked / whole command | {ab['sessions_per_second']:,.0f} / {ab['config']['sessions'] / ab_s:,.0f} | | |",
+        f"| the {se['seeds']}-seed sensitivity study | {st['seconds'][0]:.0f} s | ≤ 600 s | {ok(st['seconds'][0] <= 600)} |",
+        "",
+        "The gate's policy here is `examples/study-gate.toml` (team-draft interleaving on clicks, 150,000 sessions, α = 0.05). "
+        "Sessions needed are computed per seed from that seed's observed effect and variance (n = (z₀.₉₇₅ + z₀.₈)² σ² / δ²), "
+        "so they are noisy where the effect is small; the ratio is taken per seed.",
+        "",
+        f"Click models on the world's log ({cms[0]['sessions']:,} held-out pages, the latest fifth; fitted on the rest):",
+        "",
+        "| model | log-likelihood | perplexity | conditional perplexity | perplexity @1 | @5 | @10 |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for e in cms:
+        p = e["perplexity_at_rank"]
+        lines.append(f"| {e['model']} | {e['log_likelihood']:.4f} | {e['perplexity']:.4f} | {e['conditional_perplexity']:.4f} | {p[0]:.4f} | {p[4]:.4f} | {p[9]:.4f} |")
+    lines += ["", "Commands:", "", "```", cmdline(c_study), cmdline(c_cm), cmdline(c_ab), "```", ""]
+    return "\n".join(lines)
+
+
 def retrieval_section():
     """Issue 3: encoder, exact and HNSW vector search, BM25, hybrid latency."""
     out_dir = os.path.join(ROOT, "out")
@@ -319,6 +399,7 @@ def retrieval_section():
     built = subprocess.run(cb, check=True, capture_output=True, text=True, cwd=ROOT).stdout.strip()
     cmds.append(cb)
     os.makedirs(vec, exist_ok=True)
+    import numpy as np  # the pinned environment's; only this section needs it
     gen = sorted(g for g in os.listdir(idx) if g.startswith("gen-") and ".tmp" not in g)[-1]
     raw = np.fromfile(os.path.join(idx, gen, "vectors", "vectors.bin"), dtype="<f4", offset=24)
     np.save(os.path.join(vec, "base.npy"), raw.reshape(-1, 384))
@@ -462,6 +543,8 @@ def main():
         sections.append(letor_section())
     if not only or "rank" in only:
         sections.append(rank_section())
+    if not only or "experiments" in only:
+        sections.append(experiments_section())
     doc = "\n".join([
         "# Benchmarks: hyrank side by side with its peers",
         "",
@@ -473,6 +556,18 @@ def main():
         "",
     ] + sections) + "\n"
     path = os.path.join(ROOT, "docs", "benchmarks.md")
+    if only and os.path.exists(path):
+        # A partial run replaces its own sections and keeps the others.
+        old = open(path).read().split("\n## ")
+        kept = ["## " + part for part in old[1:]]
+        for new in sections:
+            title = new.split("\n", 1)[0]
+            hit = [i for i, k in enumerate(kept) if k.split("\n", 1)[0] == title]
+            if hit:
+                kept[hit[0]] = new
+            else:
+                kept.append(new)
+        doc = old[0].rstrip("\n") + "\n\n" + "\n".join(k.rstrip("\n") + "\n" for k in kept)
     with open(path + ".tmp", "w") as f:
         f.write(doc)
         f.flush()
