@@ -335,3 +335,51 @@ fn ab_interleaving_offpolicy_and_the_gate_from_the_command_line() {
         );
     }
 }
+
+#[test]
+fn off_policy_estimates_read_a_generated_log_with_propensities() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = |rel: &str| dir.path().join(rel).to_str().unwrap().to_owned();
+    ok(&[
+        "data",
+        "generate",
+        "--out",
+        &w("w"),
+        "--products",
+        "600",
+        "--queries",
+        "40",
+        "--events",
+        "12000",
+        "--randomize",
+        "0.5,10",
+    ]);
+    ok(&[
+        "experiment",
+        "offpolicy",
+        "--log",
+        &w("w/events"),
+        "--ranker",
+        "logging",
+        "--data",
+        &w("w"),
+        "--out",
+        &w("ope"),
+    ]);
+    let r = json(&w("ope.json"));
+    let purchases = &r[0]["rewards"][1];
+    let truth = purchases["true_value"].as_f64().unwrap();
+    let snips = &purchases["estimates"][1];
+    assert_eq!(snips["estimator"], "snips");
+    let (lo, hi) = (
+        snips["ci"][0].as_f64().unwrap(),
+        snips["ci"][1].as_f64().unwrap(),
+    );
+    // The logging ranker estimated from its own randomised log: the CI is
+    // near the truth (3 widths of slack against an unlucky seed).
+    let width = hi - lo;
+    assert!(
+        width > 0.0 && lo - 3.0 * width < truth && truth < hi + 3.0 * width,
+        "{r}"
+    );
+}
