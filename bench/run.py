@@ -272,7 +272,7 @@ def experiments_section(world=None):
                        check=True, capture_output=True, cwd=ROOT)
     study_json = os.path.join(world, "study.json")
     c_study = [HYRANK, "--threads", str(THREADS), "experiment", "study", "--data", world,
-               "--policy", os.path.join(ROOT, "examples", "study-gate.toml"), "--out", study_json]
+               "--policy", os.path.join(ROOT, "examples", "study-gate.toml"), "--offpolicy-sessions", "50000", "--out", study_json]
     t0 = time.time()
     subprocess.run(c_study, check=True, capture_output=True, cwd=ROOT)
     study_s = time.time() - t0
@@ -320,7 +320,7 @@ def experiments_section(world=None):
         f"| A/B, BM25 pipeline vs the logging ranker, {ab['config']['sessions']:,} sessions: sessions per second once each query is ranked / whole command | {ab['sessions_per_second']:,.0f} / {ab['config']['sessions'] / ab_s:,.0f} | | |",
         f"| the {se['seeds']}-seed sensitivity study | {st['seconds'][0]:.0f} s | ≤ 600 s | {ok(st['seconds'][0] <= 600)} |",
         "",
-        "The gate's policy here is `examples/study-gate.toml` (team-draft interleaving on clicks, 150,000 sessions, α = 0.05). "
+        "The gate's policy here is `examples/study-gate.toml` (team-draft interleaving on clicks, 250,000 sessions, α = 0.05: the sessions chosen by the power analysis above). "
         "Sessions needed are computed per seed from that seed's observed effect and variance (n = (z₀.₉₇₅ + z₀.₈)² σ² / δ²), "
         "so they are noisy where the effect is small; the ratio is taken per seed.",
         "",
