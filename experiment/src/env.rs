@@ -145,10 +145,51 @@ pub const GRID: usize = 16;
 pub struct SyntheticEnv {
     world: World,
     behaviour: Behaviour,
+    mix: QueryMix,
+    page_size: usize,
+}
+
+/// Queries at their weights (normalised to sum to 1) and a user count: what
+/// both environments draw a visit from.
+#[derive(Debug, Clone)]
+struct QueryMix {
     queries: Vec<EnvQuery>,
     cdf: Cdf,
     users: u64,
-    page_size: usize,
+}
+
+impl QueryMix {
+    /// From (id, text, weight) triples.
+    fn new(queries: impl IntoIterator<Item = (QueryId, String, f64)>, users: u64) -> Self {
+        let raw: Vec<(QueryId, String, f64)> = queries.into_iter().collect();
+        let total: f64 = raw.iter().map(|q| q.2).sum();
+        let cdf = Cdf::new(raw.iter().map(|q| q.2));
+        let queries = raw
+            .into_iter()
+            .map(|(id, text, w)| EnvQuery {
+                id,
+                text,
+                weight: w / total,
+            })
+            .collect();
+        Self {
+            queries,
+            cdf,
+            users,
+        }
+    }
+
+    /// A query at its weight, a user, then the price sensitivity (drawn in
+    /// that order from `rng`).
+    fn visit(&self, rng: &mut EnvRng, price_sensitivity: impl FnOnce(&mut EnvRng) -> f64) -> Visit {
+        let q = &self.queries[self.cdf.sample(rng)];
+        Visit {
+            query_id: q.id.clone(),
+            query: q.text.clone(),
+            user: rng.random_range(0..self.users),
+            price_sensitivity: price_sensitivity(rng),
+        }
+    }
 }
 
 impl SyntheticEnv {
@@ -159,23 +200,17 @@ impl SyntheticEnv {
                 "a synthetic environment needs a world with queries and a page size > 0".into(),
             ));
         }
-        let total: f64 = world.queries.iter().map(|q| q.weight).sum();
-        let queries = world
-            .queries
-            .iter()
-            .map(|q| EnvQuery {
-                id: q.id.clone(),
-                text: q.text.clone(),
-                weight: q.weight / total,
-            })
-            .collect();
-        let cdf = Cdf::new(world.queries.iter().map(|q| q.weight));
+        let mix = QueryMix::new(
+            world
+                .queries
+                .iter()
+                .map(|q| (q.id.clone(), q.text.clone(), q.weight)),
+            if users == 0 { 10_000 } else { users },
+        );
         Ok(Self {
             world,
             behaviour,
-            queries,
-            cdf,
-            users: if users == 0 { 10_000 } else { users },
+            mix,
             page_size,
         })
     }
@@ -240,17 +275,12 @@ impl Environment for SyntheticEnv {
     }
 
     fn queries(&self) -> &[EnvQuery] {
-        &self.queries
+        &self.mix.queries
     }
 
     fn visit(&self, rng: &mut EnvRng) -> Visit {
-        let q = &self.queries[self.cdf.sample(rng)];
-        Visit {
-            query_id: q.id.clone(),
-            query: q.text.clone(),
-            user: rng.random_range(0..self.users),
-            price_sensitivity: lognormal(rng, 1.0, self.behaviour.price_sensitivity_sigma),
-        }
+        let sigma = self.behaviour.price_sensitivity_sigma;
+        self.mix.visit(rng, |r| lognormal(r, 1.0, sigma))
     }
 
     fn react(&self, visit: &Visit, page: &[DocId], rng: &mut EnvRng) -> Reaction {
@@ -299,8 +329,8 @@ impl Environment for SyntheticEnv {
 
     fn expectation_grid(&self) -> Vec<(Visit, f64)> {
         let grid = sensitivity_grid(self.behaviour.price_sensitivity_sigma, GRID);
-        let mut out = Vec::with_capacity(self.queries.len() * GRID);
-        for q in &self.queries {
+        let mut out = Vec::with_capacity(self.mix.queries.len() * GRID);
+        for q in &self.mix.queries {
             for &s in &grid {
                 out.push((
                     Visit {
@@ -358,9 +388,7 @@ impl Conversions {
 pub struct FittedEnv {
     model: ClickModel,
     conversions: Conversions,
-    queries: Vec<EnvQuery>,
-    cdf: Cdf,
-    users: u64,
+    mix: QueryMix,
     page_size: usize,
     name: String,
 }
@@ -432,22 +460,14 @@ impl FittedEnv {
         conv.price = prices.into_iter().map(|(d, (s, n))| (d, s / n)).collect();
         let mut qs: Vec<(String, (String, f64))> = counts.into_iter().collect();
         qs.sort_by(|a, b| a.0.cmp(&b.0));
-        let total: f64 = qs.iter().map(|q| q.1 .1).sum();
-        let cdf = Cdf::new(qs.iter().map(|q| q.1 .1));
-        let queries = qs
-            .into_iter()
-            .map(|(id, (text, c))| EnvQuery {
-                id: QueryId(id),
-                text,
-                weight: c / total,
-            })
-            .collect();
+        let mix = QueryMix::new(
+            qs.into_iter().map(|(id, (text, c))| (QueryId(id), text, c)),
+            users.len().max(1) as u64,
+        );
         Ok(Self {
             model,
             conversions: conv,
-            queries,
-            cdf,
-            users: users.len().max(1) as u64,
+            mix,
             page_size,
             name: name.to_owned(),
         })
@@ -478,17 +498,11 @@ impl Environment for FittedEnv {
     }
 
     fn queries(&self) -> &[EnvQuery] {
-        &self.queries
+        &self.mix.queries
     }
 
     fn visit(&self, rng: &mut EnvRng) -> Visit {
-        let q = &self.queries[self.cdf.sample(rng)];
-        Visit {
-            query_id: q.id.clone(),
-            query: q.text.clone(),
-            user: rng.random_range(0..self.users),
-            price_sensitivity: 1.0,
-        }
+        self.mix.visit(rng, |_| 1.0)
     }
 
     fn react(&self, visit: &Visit, page: &[DocId], rng: &mut EnvRng) -> Reaction {
@@ -531,7 +545,8 @@ impl Environment for FittedEnv {
     }
 
     fn expectation_grid(&self) -> Vec<(Visit, f64)> {
-        self.queries
+        self.mix
+            .queries
             .iter()
             .map(|q| {
                 (

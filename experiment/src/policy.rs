@@ -87,18 +87,6 @@ impl CachedPolicy {
         Ok(v)
     }
 
-    /// Ranks every query of `env` once (with progress: done, total).
-    pub fn warm(&self, env: &dyn Environment, progress: &dyn Fn(usize, usize)) -> Result<()> {
-        let n = env.queries().len();
-        for (i, q) in env.queries().iter().enumerate() {
-            self.list(&q.id, &q.text)?;
-            if (i + 1) % 50 == 0 || i + 1 == n {
-                progress(i + 1, n);
-            }
-        }
-        Ok(())
-    }
-
     /// The ranker's name.
     pub fn name(&self) -> &str {
         self.inner.name()

@@ -475,23 +475,31 @@ impl Registry {
         })
     }
 
+    /// The versions that have a finite value of `metric` in their manifest,
+    /// highest first (ties: the later version first); an error naming the
+    /// metric when no version has it.
+    pub fn ranked_by(&self, metric: &str) -> Result<Vec<Manifest>> {
+        let mut ms: Vec<Manifest> = self
+            .list()?
+            .into_iter()
+            .filter(|m| m.metrics.get(metric).is_some_and(|v| v.is_finite()))
+            .collect();
+        if ms.is_empty() {
+            return Err(Error::NotFound(format!(
+                "no version in {} has the metric `{metric}`",
+                self.root.display()
+            )));
+        }
+        ms.reverse();
+        ms.sort_by(|a, b| b.metrics[metric].total_cmp(&a.metrics[metric]));
+        Ok(ms)
+    }
+
     /// The version with the highest value of `metric` in its manifest
     /// (ties: the later one); an error naming the metric when no version
     /// has it.
     pub fn best_by(&self, metric: &str) -> Result<Manifest> {
-        self.list()?
-            .into_iter()
-            .filter(|m| m.metrics.get(metric).is_some_and(|v| v.is_finite()))
-            .fold(None, |best: Option<Manifest>, m| match best {
-                Some(b) if b.metrics[metric] > m.metrics[metric] => Some(b),
-                _ => Some(m),
-            })
-            .ok_or_else(|| {
-                Error::NotFound(format!(
-                    "no version in {} has the metric `{metric}`",
-                    self.root.display()
-                ))
-            })
+        Ok(self.ranked_by(metric)?.swap_remove(0))
     }
 
     /// Restores the previous champion.

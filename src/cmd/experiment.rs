@@ -247,9 +247,9 @@ pub const DEFAULT_POLICY: &str = "[gate]\nalpha = 0.05\nonline = \"any\"\n\n[ab]
 
 /// An environment and what is needed to deploy rankers in it.
 struct Deployment {
-    env: Box<dyn Environment>,
-    /// The synthetic world's folder, for the `logging` ranker.
-    world: World,
+    env: Arc<dyn Environment>,
+    /// The synthetic world's environment, for the `logging` ranker.
+    world: Option<Arc<SyntheticEnv>>,
     index: Option<Arc<SearchIndex>>,
     registry: Option<Registry>,
     stage_parts: Option<StageParts>,
@@ -261,47 +261,15 @@ struct StageParts {
     as_of: Option<hyrank_data::Timestamp>,
 }
 
-/// Forwards to the shared synthetic environment (so the `logging` ranker
-/// can read its world while the environment is boxed).
-struct Shared(Arc<SyntheticEnv>);
-
-impl Environment for Shared {
-    fn name(&self) -> String {
-        self.0.name()
-    }
-    fn page_size(&self) -> usize {
-        self.0.page_size()
-    }
-    fn queries(&self) -> &[hyrank_experiment::env::EnvQuery] {
-        self.0.queries()
-    }
-    fn visit(&self, rng: &mut hyrank_experiment::env::EnvRng) -> hyrank_experiment::env::Visit {
-        self.0.visit(rng)
-    }
-    fn react(
-        &self,
-        visit: &hyrank_experiment::env::Visit,
-        docs: &[hyrank_data::DocId],
-        rng: &mut hyrank_experiment::env::EnvRng,
-    ) -> hyrank_experiment::env::Reaction {
-        self.0.react(visit, docs, rng)
-    }
-    fn expected(
-        &self,
-        visit: &hyrank_experiment::env::Visit,
-        docs: &[hyrank_data::DocId],
-    ) -> hyrank_experiment::env::Expected {
-        self.0.expected(visit, docs)
-    }
-    fn expectation_grid(&self) -> Vec<(hyrank_experiment::env::Visit, f64)> {
-        self.0.expectation_grid()
-    }
+/// Ranker ids that are not registry versions.
+fn is_builtin(id: &str) -> bool {
+    matches!(id, "logging" | "bm25" | "dense" | "hybrid")
 }
 
-/// The synthetic world (shared with its environment) and its logging seed.
-type World = Option<(Arc<SyntheticEnv>, u64)>;
+/// The environment, and the synthetic world's where it is one.
+type Loaded = (Arc<dyn Environment>, Option<Arc<SyntheticEnv>>);
 
-fn load_env(a: &EnvArgs) -> Result<(Box<dyn Environment>, World)> {
+fn load_env(a: &EnvArgs) -> Result<Loaded> {
     if a.page_size == 0 {
         bail!("--page-size must be at least 1");
     }
@@ -310,8 +278,7 @@ fn load_env(a: &EnvArgs) -> Result<(Box<dyn Environment>, World)> {
             "--env synthetic needs --data DIR (the folder `hyrank data generate` wrote)",
         )?;
         let env = Arc::new(SyntheticEnv::from_dir(dir, a.page_size)?);
-        let seed = logging_seed(dir)?;
-        return Ok((Box::new(Shared(env.clone())), Some((env, seed))));
+        return Ok((env.clone(), Some(env)));
     }
     let path = Path::new(&a.env);
     let file = super::clickmodel::read_model(path).with_context(|| {
@@ -330,46 +297,22 @@ fn load_env(a: &EnvArgs) -> Result<(Box<dyn Environment>, World)> {
         a.page_size,
         &format!("fitted {} ({})", path.display(), log.display()),
     )?;
-    Ok((Box::new(env), None))
-}
-
-/// The seed the generator's logging ranker was built with (world.json's
-/// `simulation.seed`, else the world's).
-fn logging_seed(dir: &Path) -> Result<u64> {
-    let path = dir.join("world.json");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
-    Ok(v.pointer("/simulation/seed")
-        .or_else(|| v.pointer("/world/seed"))
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(0))
+    Ok((Arc::new(env), None))
 }
 
 fn deploy(env: &EnvArgs, r: &RankersArgs, ids: &[&str]) -> Result<Deployment> {
     let (env, world) = load_env(env)?;
     let needs_index = ids.iter().any(|id| *id != "logging");
-    let needs_registry = ids
-        .iter()
-        .any(|id| !matches!(*id, "logging" | "bm25" | "dense" | "hybrid"));
-    let registry = match (&r.registry, needs_registry) {
-        (Some(d), true) => Some(super::model::open_existing(d)?),
-        (None, true) => {
-            let id = ids
-                .iter()
-                .find(|id| !matches!(**id, "logging" | "bm25" | "dense" | "hybrid"))
-                .copied()
-                .unwrap_or_default();
+    let versions: Vec<&str> = ids.iter().copied().filter(|id| !is_builtin(id)).collect();
+    let registry = match (&r.registry, versions.first()) {
+        (Some(d), Some(_)) => Some(super::model::open_existing(d)?),
+        (None, Some(id)) => {
             bail!("ranker `{id}` is a registry id: give --registry DIR (or use logging, bm25, dense or hybrid)")
         }
-        _ => None,
+        (_, None) => None,
     };
     if let Some(reg) = &registry {
-        for id in ids
-            .iter()
-            .filter(|id| !matches!(**id, "logging" | "bm25" | "dense" | "hybrid"))
-        {
+        for id in &versions {
             reg.resolve(id)
                 .with_context(|| format!("unknown ranker `{id}`"))?;
         }
@@ -419,10 +362,12 @@ impl Deployment {
         let depth = self.env.page_size();
         let inner: Arc<dyn RankingPolicy> = match id {
             "logging" => {
-                let (env, seed) = self.world.as_ref().context(
+                let env = self.world.as_ref().context(
                     "ranker `logging` is the synthetic world's: it needs --env synthetic --data DIR",
                 )?;
-                Arc::new(LoggingPolicy::new(env.world(), *seed))
+                // Seeded as `hyrank data generate` seeds the logger it logs with.
+                let world = env.world();
+                Arc::new(LoggingPolicy::new(world, world.config.seed))
             }
             _ => {
                 let index = self.index.clone().context("no index")?;

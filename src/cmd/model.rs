@@ -189,25 +189,18 @@ pub fn run(cmd: ModelCommand) -> Result<()> {
         } => {
             let reg = open_existing(&registry.registry)?;
             let champion = reg.pointer()?.champion;
-            let mut ms: Vec<_> = reg
-                .list()?
+            let ms: Vec<_> = reg
+                .ranked_by(&metric)?
                 .into_iter()
-                .filter(|m| m.metrics.get(&metric).is_some_and(|v| v.is_finite()))
                 .filter(|m| !(exclude_champion && champion.as_deref() == Some(m.id.as_str())))
                 .filter(|m| !pipeline_only || m.features.source != "letor")
                 .collect();
             if ms.is_empty() {
                 anyhow::bail!(
-                    "no version of {} has the metric `{metric}`{}",
-                    registry.registry.display(),
-                    if exclude_champion {
-                        " (besides the champion)"
-                    } else {
-                        ""
-                    }
+                    "no version of {} has the metric `{metric}` besides those left out (the champion, feature-file models)",
+                    registry.registry.display()
                 );
             }
-            ms.sort_by(|a, b| b.metrics[&metric].total_cmp(&a.metrics[&metric]));
             for m in ms.iter().take(top.max(1)) {
                 println!("{}", m.id);
             }
