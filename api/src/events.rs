@@ -1,7 +1,10 @@
 //! `POST /events`: interaction events (the log's NDJSON, one event a line)
-//! into the server's feature store, so that the behavioural features of the
-//! next searches count them. All or nothing: a bad line is a 400 naming its
-//! line, and no event of that body is applied.
+//! appended to the server's durable log (`hyrank serve --event-log DIR`) and
+//! counted by its feature store, so that the behavioural features of the
+//! next searches see them. All or nothing: a bad line is a 400 naming its
+//! line, and no event of that body is logged or applied; a body the log
+//! cannot write is a 503 and none of it is applied either (the client may
+//! send it again). Acknowledged (200) means written and fsynced.
 
 use axum::extract::State;
 use axum::Json;
@@ -33,15 +36,39 @@ pub fn parse_events(body: &str) -> Result<Vec<InteractionEvent>> {
     Ok(out)
 }
 
-/// `{"applied": n, "events_in_store": m}`.
+/// `{"applied": n, "events_in_store": m or null, "logged": bool,
+/// "log_seq": the last event's sequence number in this server's log, or null}`.
 pub async fn post(State(state): State<AppState>, body: String) -> Result<Json<serde_json::Value>> {
-    let Some(stage) = state.ranker().cloned() else {
+    let stage = state.ranker().cloned();
+    let log = state.event_log.clone();
+    if stage.is_none() && log.is_none() {
         return Err(Error::Unavailable(
-            "this server ranks without a model and keeps no event history (start it with --registry)".into(),
+            "this server keeps no event history: start it with --registry (features) or --event-log DIR (a durable log)".into(),
         ));
-    };
+    }
     let events = parse_events(&body)?;
-    let total = {
+    let (events, seq) = match log {
+        Some(log) => {
+            let (events, r) = tokio::task::spawn_blocking(move || {
+                let r = log
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .append_all(&events);
+                (events, r)
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("event log worker: {e}")))?;
+            let seq = r.map_err(|e| {
+                tracing::error!(error = %e, "could not write the event log");
+                Error::Unavailable(format!(
+                    "could not write the event log ({e}); no event of this body was logged or applied"
+                ))
+            })?;
+            (events, Some(seq))
+        }
+        None => (events, None),
+    };
+    let total = stage.map(|stage| {
         let mut store = stage
             .store()
             .write()
@@ -50,9 +77,12 @@ pub async fn post(State(state): State<AppState>, body: String) -> Result<Json<se
             store.apply(e);
         }
         store.len()
-    };
-    tracing::info!(applied = events.len(), total, "events");
-    Ok(Json(
-        serde_json::json!({"applied": events.len(), "events_in_store": total}),
-    ))
+    });
+    tracing::info!(applied = events.len(), total, seq, "events");
+    Ok(Json(serde_json::json!({
+        "applied": events.len(),
+        "events_in_store": total,
+        "logged": seq.is_some(),
+        "log_seq": seq,
+    })))
 }

@@ -31,6 +31,8 @@ pub struct AppState {
     pub(crate) ranker: Option<Arc<RankStage>>,
     /// The registry whose champion the model stage follows.
     registry: Option<Registry>,
+    /// The durable log `POST /events` appends to before it acknowledges.
+    pub(crate) event_log: Option<Arc<std::sync::Mutex<hyrank_data::log::EventLog>>>,
 }
 
 impl AppState {
@@ -48,7 +50,16 @@ impl AppState {
             searches: Arc::new(tokio::sync::Semaphore::new(cores)),
             ranker: None,
             registry: None,
+            event_log: None,
         }
+    }
+
+    /// The state with a durable event log: `POST /events` appends each
+    /// body to it, fsynced, before the feature store counts the events and
+    /// the request is acknowledged.
+    pub fn with_event_log(mut self, log: hyrank_data::log::EventLog) -> Self {
+        self.event_log = Some(Arc::new(std::sync::Mutex::new(log)));
+        self
     }
 
     /// The state with a model stage; with `registry`, [`AppState::reload_ranker`]

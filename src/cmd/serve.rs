@@ -40,6 +40,13 @@ pub struct ServeArgs {
     /// which are then served without a restart; 0 never checks.
     #[arg(long, default_value_t = 2.0)]
     pub watch: f64,
+    /// Append the events of `POST /events` to this interaction log (created
+    /// if absent; one server per log), each body fsynced before it is
+    /// acknowledged. With --registry its events so far are counted by the
+    /// feature store at start (after --history's, unless it is the same
+    /// folder), so a restart loses none.
+    #[arg(long)]
+    pub event_log: Option<PathBuf>,
 }
 
 pub fn run(a: ServeArgs) -> Result<()> {
@@ -57,6 +64,41 @@ pub fn run(a: ServeArgs) -> Result<()> {
         .with_context(|| format!("opening index {}", a.index.display()))?;
     let stage = a.ranking.stage(&index)?;
     let mut state = AppState::with_config(Arc::new(index), base);
+    if let Some(dir) = &a.event_log {
+        let log = hyrank_data::log::EventLog::open(dir, hyrank_data::log::LogConfig::default())
+            .with_context(|| format!("opening the event log {}", dir.display()))?;
+        if let Some(r) = log.recovery() {
+            eprintln!(
+                "note: {}: dropped a torn final line {} ({} bytes, never acknowledged): {}",
+                r.segment.display(),
+                r.line,
+                r.dropped_bytes,
+                r.reason
+            );
+        }
+        if let Some(stage) = &stage {
+            let same =
+                a.ranking.history.as_deref().is_some_and(|h| {
+                    std::fs::canonicalize(h).ok() == std::fs::canonicalize(dir).ok()
+                });
+            if !same {
+                let events = super::train_log::read_log_sorted(dir)?;
+                let mut store = stage
+                    .store()
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                for e in &events {
+                    store.apply(e);
+                }
+                eprintln!(
+                    "event log {}: {} events counted by the feature store",
+                    dir.display(),
+                    events.len()
+                );
+            }
+        }
+        state = state.with_event_log(log);
+    }
     if let Some(stage) = stage {
         // `--ranker champion` follows the champion; a named version stays.
         let follow = if a.ranking.ranker == "champion" {

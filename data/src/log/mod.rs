@@ -18,7 +18,8 @@
 //!   temporary name, fsynced and renamed before the NDJSON segment is removed;
 //!   if both exist after a crash, the Parquet one is complete and wins.
 //!
-//! One writer per folder (the API process); readers may run beside it.
+//! One writer per folder (the API process), enforced by an exclusive lock on
+//! the active segment; readers may run beside it.
 
 mod compact;
 mod reader;
@@ -154,11 +155,7 @@ impl EventLog {
             None => (1, None),
         };
         let segment_path = dir.join(segment_name(segment_no, "ndjson"));
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&segment_path)
-            .at(&segment_path)?;
+        let file = open_segment(&segment_path)?;
         let segment_bytes = file.metadata().at(&segment_path)?.len();
         sync_dir(&dir)?;
         if let Some(r) = &recovery {
@@ -226,6 +223,52 @@ impl EventLog {
         self.commit()
     }
 
+    /// Appends `events` as one unit and makes them durable (one fsync):
+    /// every event is checked before anything is written, and when the write
+    /// or the fsync fails the segment is cut back to where the batch began,
+    /// so the log holds all of the batch or none of it. Returns the sequence
+    /// number of its last event. For a server acknowledging a request's
+    /// events together.
+    pub fn append_all(&mut self, events: &[InteractionEvent]) -> Result<u64> {
+        let mut buf = Vec::new();
+        for event in events {
+            event.validate().map_err(|(field, why)| {
+                Error::InvalidArgument(format!(
+                    "event {}: field `{field}`: {why}",
+                    event.event_id()
+                ))
+            })?;
+            serde_json::to_writer(&mut buf, event)
+                .map_err(|e| Error::io(&self.segment_path, std::io::Error::other(e)))?;
+            buf.push(b'\n');
+        }
+        // Earlier appends out of the buffer first: the batch starts at a
+        // known length and is written past the buffer.
+        self.sync()?;
+        let start = self.segment_bytes;
+        let file = self.out.get_mut();
+        let written = file.write_all(&buf).and_then(|()| file.sync_data());
+        if let Err(e) = written {
+            let cut = file.set_len(start).and_then(|()| file.sync_data());
+            return Err(match cut {
+                Ok(()) => Error::io(&self.segment_path, e),
+                Err(c) => Error::io(
+                    &self.segment_path,
+                    std::io::Error::other(format!(
+                        "{e}; cutting the partial batch back also failed ({c}): reopening the log drops its torn tail"
+                    )),
+                ),
+            });
+        }
+        self.segment_bytes += buf.len() as u64;
+        self.appended += events.len() as u64;
+        self.durable = self.appended;
+        if self.segment_bytes >= self.config.max_segment_bytes {
+            self.rotate()?;
+        }
+        Ok(self.appended)
+    }
+
     /// Makes everything appended so far durable; returns the acknowledged sequence number.
     pub fn commit(&mut self) -> Result<u64> {
         if self.durable < self.appended {
@@ -252,11 +295,7 @@ impl EventLog {
         self.sync()?;
         self.segment_no += 1;
         self.segment_path = self.dir.join(segment_name(self.segment_no, "ndjson"));
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.segment_path)
-            .at(&self.segment_path)?;
+        let file = open_segment(&self.segment_path)?;
         sync_dir(&self.dir)?;
         self.out = BufWriter::with_capacity(1 << 20, file);
         self.segment_bytes = 0;
@@ -267,6 +306,25 @@ impl EventLog {
     /// Commits and closes.
     pub fn close(mut self) -> Result<u64> {
         self.commit()
+    }
+}
+
+/// Opens the segment at `path` for appending and takes its exclusive lock
+/// (advisory, released when the file is closed): a second writer on the
+/// same folder is refused instead of interleaving its lines.
+fn open_segment(path: &Path) -> Result<File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .at(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(Error::InvalidArgument(format!(
+            "{}: another writer holds this log (one writer per folder)",
+            path.display()
+        ))),
+        Err(fs::TryLockError::Error(e)) => Err(Error::io(path, e)),
     }
 }
 

@@ -211,3 +211,34 @@ fn invalid_events_and_config_are_refused() {
     assert_eq!(err.kind(), crate::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("position"), "{err}");
 }
+
+#[test]
+fn a_batch_is_written_whole_or_not_at_all_and_one_writer_holds_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = EventLog::open(dir.path(), LogConfig::default().max_segment_bytes(500)).unwrap();
+    // A second writer on the same folder is refused while the first lives.
+    let err = EventLog::open(dir.path(), LogConfig::default()).unwrap_err();
+    assert!(err.to_string().contains("another writer"), "{err}");
+    log.append(&click(0, 1)).unwrap();
+    assert_eq!(log.append_all(&[click(1, 2), click(2, 3)]).unwrap(), 3);
+    assert_eq!(log.durable_seq(), 3);
+    // One bad event: none of its batch is written.
+    let mut bad = click(4, 5);
+    if let InteractionEvent::Click(c) = &mut bad {
+        c.position = 0;
+    }
+    let err = log.append_all(&[click(3, 4), bad]).unwrap_err();
+    assert!(err.to_string().contains("e4"), "{err}");
+    // A batch past the segment size rotates after it, whole in one segment.
+    let batch: Vec<InteractionEvent> = (5..12).map(|n| click(n, n as i64)).collect();
+    assert_eq!(log.append_all(&batch).unwrap(), 10);
+    drop(log);
+    let events = LogReader::read_all(dir.path()).unwrap();
+    assert_eq!(
+        ids(&events),
+        ["e0", "e1", "e2", "e5", "e6", "e7", "e8", "e9", "e10", "e11"]
+    );
+    assert!(list_segments(dir.path()).unwrap().len() >= 2);
+    // Dropped, the writer lets the next one in.
+    EventLog::open(dir.path(), LogConfig::default()).unwrap();
+}
