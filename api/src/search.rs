@@ -151,6 +151,10 @@ pub struct SearchHit {
     /// score, the retrieval rank and the largest feature contributions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ranking: Option<hyrank_ranker::stage::HitRanking>,
+    /// On an ad (`hyrank serve --sponsored FILE`), always: its campaign,
+    /// bid and auction score. Absent on organic results.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sponsored: Option<hyrank_ranker::sponsored::SponsoredHit>,
 }
 
 /// One retriever's score and 1-based rank.
@@ -244,6 +248,7 @@ fn respond(req: &SearchRequest, config: &SearchConfig, page: Page) -> SearchResp
 }
 
 fn hit(h: PageHit, explain: bool) -> SearchHit {
+    let sponsored = h.sponsored().cloned();
     let c = h.candidate;
     let exp = |h: Option<hyrank_index::retriever::Hit>| {
         explain.then(|| {
@@ -261,6 +266,7 @@ fn hit(h: PageHit, explain: bool) -> SearchHit {
         dense: exp(c.dense),
         fused: if explain { c.fused } else { None },
         ranking: if explain { h.ranking } else { None },
+        sponsored,
     }
 }
 

@@ -37,6 +37,7 @@ pub mod mtl;
 pub mod pipeline;
 pub mod registry;
 pub mod rerank;
+pub mod sponsored;
 pub mod stage;
 pub mod task;
 

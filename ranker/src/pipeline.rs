@@ -28,6 +28,13 @@ pub struct PageHit {
     pub ranking: Option<HitRanking>,
 }
 
+impl PageHit {
+    /// The ad's campaign, bid and auction score when this hit is sponsored.
+    pub fn sponsored(&self) -> Option<&crate::sponsored::SponsoredHit> {
+        self.ranking.as_ref().and_then(|r| r.sponsored.as_ref())
+    }
+}
+
 /// The answer to one search.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Page {
@@ -112,6 +119,7 @@ impl Pipeline {
             stage.as_of().unwrap_or_else(hyrank_data::Timestamp::now),
             &docs,
             explain,
+            config.k,
         )?;
         // `order` holds distinct indices: each candidate is taken once.
         let mut slots: Vec<Option<(Candidate, HitRanking)>> =

@@ -176,10 +176,13 @@ pub struct HitRanking {
     /// With explain: the largest feature contributions.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub contributions: Vec<Contribution>,
+    /// When the hit is an ad: its campaign, bid and auction score.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sponsored: Option<crate::sponsored::SponsoredHit>,
 }
 
 /// The re-rank layer applied after the model, each step optional.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RerankOptions {
     /// Remove near-duplicate listings: the same brand and title (folded), or
     /// embeddings at cosine at least this.
@@ -187,6 +190,9 @@ pub struct RerankOptions {
     /// Maximal marginal relevance over the embeddings with this λ (1 keeps
     /// the model's order).
     pub mmr_lambda: Option<f64>,
+    /// Sponsored slots, filled last (after duplicates and MMR) so that the
+    /// organic order those steps made is kept everywhere else.
+    pub sponsored: Option<crate::sponsored::SponsoredSlots>,
 }
 
 /// The model stage: a model, the catalogue it reads, the interaction
@@ -286,8 +292,10 @@ impl RankStage {
     }
 
     /// Scores `docs` (retrieval order) for `query` at time `at`: the new
-    /// order (indices into `docs`) and what the model said of each, with
-    /// contributions for the first `explain` of the new order.
+    /// order (indices into `docs`; with sponsored slots, the page of
+    /// `page_len`, else every candidate) and what the model said of each,
+    /// with contributions for the first `explain` of the new order.
+    #[allow(clippy::too_many_arguments)]
     pub fn rank(
         &self,
         index: &SearchIndex,
@@ -296,6 +304,7 @@ impl RankStage {
         at: Timestamp,
         docs: &[DocId],
         explain: usize,
+        page_len: usize,
     ) -> Result<(Arc<RankingModel>, Vec<usize>, Vec<HitRanking>)> {
         let model = self.model();
         let scores = index.score_products(query, docs, fields)?;
@@ -308,7 +317,7 @@ impl RankStage {
         let pred: Vec<TaskScores> = model.model.predict(&x)?;
         let mut order: Vec<usize> = (0..docs.len()).collect();
         order.sort_by(|&a, &b| pred[b].score.total_cmp(&pred[a].score).then(a.cmp(&b)));
-        if self.rerank != RerankOptions::default() {
+        if self.rerank.dedupe.is_some() || self.rerank.mmr_lambda.is_some() {
             order = self.rerank_layer(index, &products, docs, &pred, order)?;
         }
         let mut out: Vec<HitRanking> = pred
@@ -320,8 +329,17 @@ impl RankStage {
                 score: p.score,
                 retrieval_rank: i as u32 + 1,
                 contributions: Vec::new(),
+                sponsored: None,
             })
             .collect();
+        if let Some(slots) = &self.rerank.sponsored {
+            let p_click: Vec<f64> = pred.iter().map(|p| p.p_click.unwrap_or(0.0)).collect();
+            let (page, ads) = slots.place(query, docs, &p_click, &order, page_len)?;
+            order = page;
+            for (i, hit) in ads {
+                out[i].sponsored = Some(hit);
+            }
+        }
         for &i in order.iter().take(explain) {
             out[i].contributions = model.contributions(&x, i, 5)?;
         }

@@ -39,6 +39,19 @@ pub struct RankerArgs {
     /// Re-rank layer: maximal marginal relevance with this λ (1 = the model's order).
     #[arg(long, requires = "registry")]
     pub mmr_lambda: Option<f64>,
+    /// Re-rank layer, last step: sponsored products from this campaign file
+    /// (JSON Lines: campaign, doc, bid, keywords; docs/ranking.md) at
+    /// --sponsored-positions, the organic order kept everywhere else.
+    #[arg(long, requires = "registry")]
+    pub sponsored: Option<PathBuf>,
+    /// The 1-based positions sponsored products may take.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1,5",
+        requires = "sponsored"
+    )]
+    pub sponsored_positions: Vec<usize>,
 }
 
 impl RankerArgs {
@@ -63,8 +76,22 @@ impl RankerArgs {
             .with_rerank(hyrank_ranker::stage::RerankOptions {
                 dedupe: self.dedupe,
                 mmr_lambda: self.mmr_lambda,
+                sponsored: self.sponsored_slots()?,
             })?;
         Ok(Some(Arc::new(stage)))
+    }
+
+    /// The sponsored slots of `--sponsored`, if given.
+    fn sponsored_slots(&self) -> Result<Option<hyrank_ranker::sponsored::SponsoredSlots>> {
+        let Some(path) = &self.sponsored else {
+            return Ok(None);
+        };
+        let campaigns = hyrank_ranker::sponsored::Campaigns::read(path)
+            .with_context(|| format!("reading the campaigns of --sponsored {}", path.display()))?;
+        Ok(Some(hyrank_ranker::sponsored::SponsoredSlots::new(
+            Arc::new(campaigns),
+            self.sponsored_positions.clone(),
+        )?))
     }
 
     /// The registry, when one is named.

@@ -105,7 +105,13 @@ pub fn run_search(a: SearchArgs) -> Result<()> {
                     };
                     print!("[bm25 {:<14} dense {:<12}] ", show(c.bm25), show(c.dense));
                 }
-                println!("{}", h.title);
+                match h.sponsored() {
+                    Some(ad) => println!(
+                        "{}  [sponsored: {}, bid {:.2}]",
+                        h.title, ad.campaign, ad.bid
+                    ),
+                    None => println!("{}", h.title),
+                }
                 if let (true, Some(r)) = (a.explain, &h.ranking) {
                     let p = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.4}"));
                     let parts: Vec<String> = r
