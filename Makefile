@@ -84,6 +84,13 @@ demo-rank:
 		--run $(DEMO_DIR)/runs/held-out-hybrid.trec --run $(DEMO_DIR)/runs/held-out-lr.trec \
 		--run $(DEMO_DIR)/runs/held-out-lambdamart.trec --run $(DEMO_DIR)/runs/held-out-mtl.trec \
 		--run $(DEMO_DIR)/runs/held-out-lambdamart-judged.trec --run $(DEMO_DIR)/runs/held-out-oracle.trec
+	@echo "the same runs judged by the world's truth (every candidate graded, not only the pool):"
+	$(HYRANK) data judge --data $(DEMO_DIR) --out $(DEMO_DIR)/truth-qrels.trec \
+		$(foreach m,hybrid lr lambdamart mtl lambdamart-judged,--run $(DEMO_DIR)/runs/held-out-$(m).trec)
+	$(HYRANK) search --index $(DEMO_DIR)/index --queries $(DEMO_DIR)/held-out-queries.tsv --mode hybrid --k 100 \
+		--oracle $(DEMO_DIR)/truth-qrels.trec --run-out $(DEMO_DIR)/runs/held-out-oracle-truth.trec
+	$(HYRANK) eval --qrels $(DEMO_DIR)/truth-qrels.trec --metrics ndcg_cut_10,recip_rank \
+		$(foreach m,hybrid lr lambdamart mtl lambdamart-judged oracle-truth,--run $(DEMO_DIR)/runs/held-out-$(m).trec)
 
 ## Rankers from feature files, as LightGBM's CLI trains them: LambdaMART and logistic
 ## regression on LightGBM's LETOR sample, both registered (in their own registry),

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use hyrank_data::synth::sample::{chance, lognormal, Cdf, WorldRng};
-use hyrank_data::synth::{Behaviour, Shown, UserModel, World, WorldConfig, WorldUsers};
+use hyrank_data::synth::{Behaviour, Shown, UserModel, World, WorldUsers};
 use hyrank_data::{DocId, InteractionEvent, QueryId};
 use hyrank_eval::clickmodel::ClickModel;
 use rand::{Rng, SeedableRng};
@@ -218,24 +218,7 @@ impl SyntheticEnv {
     /// The world a `hyrank data generate` folder was made from (rebuilt
     /// from its `world.json`, with the users of its simulation).
     pub fn from_dir(dir: &Path, page_size: usize) -> Result<Self> {
-        let path = dir.join("world.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            Error::InvalidArgument(format!(
-                "{}: {e} (the synthetic environment needs a folder written by `hyrank data generate`)",
-                path.display()
-            ))
-        })?;
-        let loc = || hyrank_data::Location::new(&path, 1);
-        let meta: serde_json::Value = hyrank_data::formats::parse_json(&text, loc())?;
-        let world: WorldConfig =
-            hyrank_data::formats::parse_json(&meta["world"].to_string(), loc().field("world"))?;
-        let behaviour: Behaviour = match meta.get("simulation").and_then(|s| s.get("behaviour")) {
-            Some(b) => hyrank_data::formats::parse_json(
-                &b.to_string(),
-                loc().field("simulation.behaviour"),
-            )?,
-            None => Behaviour::default(),
-        };
+        let (world, behaviour) = hyrank_data::synth::read_world_json(dir)?;
         Self::new(World::build(&world)?, behaviour, 0, page_size)
     }
 

@@ -65,6 +65,22 @@ pub enum DataCommand {
         #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1))]
         ubi_ordinal_base: Option<u32>,
     },
+    /// Judge runs by a synthetic world's truth: a qrels file with the true
+    /// grade of every (query, document) pair of the runs and of the judged
+    /// pool, so that runs are evaluated on every candidate they rank, not
+    /// only on the pooled judgments (an unjudged relevant product counts as
+    /// irrelevant there).
+    Judge {
+        /// The folder `hyrank data generate` wrote (its world.json).
+        #[arg(long)]
+        data: PathBuf,
+        /// A TREC run whose pairs to judge (repeatable).
+        #[arg(long = "run", required = true)]
+        runs: Vec<PathBuf>,
+        /// The qrels file to write (atomically).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Compact the closed segments of an interaction log to Parquet.
     Compact {
         /// The log folder (e.g. data/demo/events).
@@ -322,6 +338,19 @@ pub fn run(cmd: DataCommand) -> Result<()> {
                 }
             }
         }
+        DataCommand::Judge { data, runs, out } => {
+            let (config, _) = hyrank_data::synth::read_world_json(&data)?;
+            let world = hyrank_data::synth::World::build(&config)?;
+            let report = judge(&world, &runs, &out)?;
+            println!(
+                "wrote {}: {} judgments by the world's truth ({} pairs of {} runs, {} of them outside the pool)",
+                out.display(),
+                report.0,
+                report.1,
+                runs.len(),
+                report.2
+            );
+        }
         DataCommand::Compact { log } => {
             let r = hyrank_data::log::compact(&log)?;
             println!(
@@ -331,4 +360,49 @@ pub fn run(cmd: DataCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Writes the true grade of every pair of `runs` and of the world's pool to
+/// `out`: (judgments written, run pairs, run pairs outside the pool). A
+/// query or document the world does not know is an error naming it.
+fn judge(
+    world: &hyrank_data::synth::World,
+    runs: &[PathBuf],
+    out: &std::path::Path,
+) -> Result<(usize, usize, usize)> {
+    use hyrank_data::{DocId, Judgment, QueryId};
+    use std::collections::BTreeMap;
+    let mut grades: BTreeMap<(QueryId, DocId), i32> = world
+        .qrels()
+        .into_iter()
+        .map(|j| ((j.query, j.doc), j.grade))
+        .collect();
+    let pooled = grades.len();
+    let mut pairs = std::collections::HashSet::new();
+    for run in runs {
+        for e in hyrank_data::formats::trec::read_run(run)? {
+            let key = (e.query, e.doc);
+            if grades.contains_key(&key) {
+                pairs.insert(key);
+                continue;
+            }
+            let Some(g) = world.grade(&key.0, &key.1) else {
+                bail!(
+                    "{}: query {} or document {} is not of the world in its data folder",
+                    run.display(),
+                    key.0,
+                    key.1
+                );
+            };
+            grades.insert(key.clone(), g);
+            pairs.insert(key);
+        }
+    }
+    let outside = grades.len() - pooled;
+    let qrels: Vec<Judgment> = grades
+        .into_iter()
+        .map(|((query, doc), grade)| Judgment { query, doc, grade })
+        .collect();
+    hyrank_data::formats::trec::write_qrels(out, &qrels)?;
+    Ok((qrels.len(), pairs.len(), outside))
 }

@@ -211,6 +211,14 @@ pub struct LogTrainArgs {
     /// Seed of the held-out split.
     #[arg(long, default_value_t = 0)]
     pub split_seed: u64,
+    /// With --qrels: what a retrieved candidate without a judgment is.
+    /// `drop` (default) trains on the judged pairs only, as LETOR sets and
+    /// OpenSearch LTR's judgment lists do; `zero` keeps it as irrelevant
+    /// (right only when the judgments are complete: with pooled ones it
+    /// teaches the model which products were judged).
+    #[arg(long, value_enum, default_value = "drop")]
+    pub unjudged: Unjudged,
+
     /// Candidates retrieved per judged query (the re-rank depth to train for).
     #[arg(long, default_value_t = 100)]
     pub depth: usize,
@@ -430,6 +438,7 @@ pub fn run_train_judgments(t: &super::train::TrainArgs) -> Result<()> {
         &JudgedOptions {
             config,
             add_judged: true,
+            drop_unjudged: a.unjudged == Unjudged::Drop,
             at,
         },
         &|done| bar.set_position(done as u64),
@@ -487,6 +496,7 @@ pub fn run_train_judgments(t: &super::train::TrainArgs) -> Result<()> {
                         "index": index_dir,
                         "index_generation": index.manifest.generation,
                         "depth": a.depth,
+                        "unjudged": format!("{:?}", a.unjudged).to_lowercase(),
                         "valid_fraction": a.valid_fraction,
                         "split_seed": a.split_seed,
                         "train_queries": report.train_queries,
@@ -523,4 +533,13 @@ pub fn run_train_judgments(t: &super::train::TrainArgs) -> Result<()> {
         println!("registered as {id} in {}", dir.display());
     }
     Ok(())
+}
+
+/// `--unjudged`: what a retrieved candidate without a judgment is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Unjudged {
+    /// Left out of training and of the report's candidates.
+    Drop,
+    /// Irrelevant (grade 0).
+    Zero,
 }

@@ -182,21 +182,20 @@ fn models_trained_on_the_log_rank_search_and_serve() {
         .contains("bm25+lr"));
 
     // The server ranks with the champion and follows it without a restart.
-    let (child, addr) = start_server(
-        &w.root,
-        &[
-            "--index",
-            &index,
-            "--mode",
-            "bm25",
-            "--registry",
-            &reg,
-            "--history",
-            &log,
-            "--watch",
-            "0.2",
-        ],
-    );
+    let live = w.path("live");
+    let serve_args = [
+        "--index",
+        index.as_str(),
+        "--mode",
+        "bm25",
+        "--registry",
+        reg.as_str(),
+        "--history",
+        log.as_str(),
+        "--event-log",
+        live.as_str(),
+    ];
+    let (child, addr) = start_server(&w.root, &[&serve_args[..], &["--watch", "0.2"]].concat());
     let get = |path: &str| hyrank_api::testing::http_json(addr, "GET", path, "").unwrap();
     let (s, r) = get("/search?q=sofa&k=5&explain=true");
     assert_eq!(s, 200, "{r}");
@@ -225,12 +224,25 @@ fn models_trained_on_the_log_rank_search_and_serve() {
         e["error"]["message"].as_str().unwrap().contains("events:2"),
         "{e}"
     );
-    let (_, again) = post("/events", &format!("{click}\n"));
+    let click2 = click.to_string().replace("live-2", "live-3");
+    let (_, again) = post("/events", &format!("{click2}\n"));
     assert_eq!(
         again["events_in_store"].as_u64(),
         Some(a["events_in_store"].as_u64().unwrap() + 1),
         "a bad body applies nothing"
     );
+    // Acknowledged events are in the durable log, the bad body's are not.
+    assert_eq!(
+        (again["logged"].as_bool(), again["log_seq"].as_u64()),
+        (Some(true), Some(3)),
+        "{again}"
+    );
+    let live: Vec<String> = hyrank_data::log::LogReader::read_all(w.path("live"))
+        .unwrap()
+        .iter()
+        .map(|e| e.event_id().0.clone())
+        .collect();
+    assert_eq!(live, ["live-1", "live-2", "live-3"]);
     ok(&["model", "promote", "lambdamart", "--registry", &reg]);
     let t = Instant::now();
     loop {
@@ -247,6 +259,52 @@ fn models_trained_on_the_log_rank_search_and_serve() {
     let (s, r) = get("/search?q=sofa&k=5");
     assert_eq!((s, r["ranker"].as_str()), (200, Some("lambdamart")), "{r}");
     let mut child = child;
+    child.kill().unwrap();
+    let _ = child.wait();
+
+    std::fs::write(
+        w.path("ads.jsonl"),
+        format!("{{\"campaign\": \"house-ad\", \"doc\": \"{doc}\", \"bid\": 1.0}}\n"),
+    )
+    .unwrap();
+    // Killed and started again on the same log, the server counts what it
+    // had acknowledged; a second server on that log is refused.
+    let ads = w.path("ads.jsonl");
+    let (mut child, addr) = start_server(
+        &w.root,
+        &[
+            &serve_args[..],
+            &["--sponsored", &ads, "--sponsored-positions", "2"],
+        ]
+        .concat(),
+    );
+    // The API labels an ad on every request, explain or not.
+    let (s, r) = hyrank_api::testing::http_json(addr, "GET", "/search?q=sofa&k=5", "").unwrap();
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["results"][1]["id"], doc.as_str(), "{r}");
+    assert_eq!(r["results"][1]["sponsored"]["campaign"], "house-ad", "{r}");
+    assert!(r["results"][0].get("sponsored").is_none(), "{r}");
+    let e = fails(&[
+        "serve",
+        "--index",
+        &index,
+        "--mode",
+        "bm25",
+        "--event-log",
+        &w.path("live"),
+        "--addr",
+        "127.0.0.1:0",
+    ]);
+    assert!(e.contains("another writer"), "{e}");
+    let click4 = click.to_string().replace("live-2", "live-4");
+    let (s, after) =
+        hyrank_api::testing::http_json(addr, "POST", "/events", &format!("{click4}\n")).unwrap();
+    assert_eq!(s, 200, "{after}");
+    assert_eq!(
+        after["events_in_store"].as_u64(),
+        Some(again["events_in_store"].as_u64().unwrap() + 1),
+        "the restarted server lost acknowledged events: {after}"
+    );
     child.kill().unwrap();
     let _ = child.wait();
 }
@@ -418,6 +476,10 @@ fn lambdamart_trained_on_judgments_ranks_and_reports_held_out_queries() {
         m.contains("valid_ndcg@10_oracle") && m.contains("\"format\": \"judgments\""),
         "{m}"
     );
+    assert!(
+        m.contains("\"unjudged\": \"drop\""),
+        "the default is recorded: {m}"
+    );
     let text = ok(&[
         "search",
         "--index",
@@ -432,6 +494,131 @@ fn lambdamart_trained_on_judgments_ranks_and_reports_held_out_queries() {
         "sofa",
     ]);
     assert!(text.contains("ranked by judged"), "{text}");
+
+    // Runs judged by the world's truth: every pair graded, the pool kept.
+    ok(&[
+        "search",
+        "--index",
+        &index,
+        "--mode",
+        "bm25",
+        "--queries",
+        &held,
+        "--k",
+        "50",
+        "--registry",
+        &reg,
+        "--ranker",
+        "judged",
+        "--run-out",
+        &w.path("judged.trec"),
+    ]);
+    let out = ok(&[
+        "data",
+        "judge",
+        "--data",
+        &w.path("w"),
+        "--run",
+        &w.path("judged.trec"),
+        "--out",
+        &w.path("truth.trec"),
+    ]);
+    assert!(out.contains("by the world's truth"), "{out}");
+    let run = hyrank_data::formats::trec::read_run(w.path("judged.trec")).unwrap();
+    let truth = hyrank_data::formats::trec::read_qrels(w.path("truth.trec")).unwrap();
+    let pool = hyrank_data::formats::trec::read_qrels(w.path("w/qrels.trec")).unwrap();
+    let judged: std::collections::HashMap<(String, String), i32> = truth
+        .iter()
+        .map(|j| ((j.query.0.clone(), j.doc.0.clone()), j.grade))
+        .collect();
+    assert!(run
+        .iter()
+        .all(|e| judged.contains_key(&(e.query.0.clone(), e.doc.0.clone()))));
+    assert!(
+        pool.iter()
+            .all(|j| judged[&(j.query.0.clone(), j.doc.0.clone())] == j.grade),
+        "the truth agrees with the pooled judgments"
+    );
+    assert!(truth.len() > pool.len());
+    std::fs::write(w.path("bad-run.trec"), "Q99999 Q0 P0000001 1 1.0 x\n").unwrap();
+    let e = fails(&[
+        "data",
+        "judge",
+        "--data",
+        &w.path("w"),
+        "--run",
+        &w.path("bad-run.trec"),
+        "--out",
+        &w.path("t2.trec"),
+    ]);
+    assert!(
+        e.contains("Q99999") && !std::path::Path::new(&w.path("t2.trec")).exists(),
+        "{e}"
+    );
+
+    // Sponsored slots: the ad at its slot, the organic order kept elsewhere.
+    let page = |extra: &[&str]| -> (String, Vec<String>) {
+        let mut args = vec![
+            "search",
+            "--index",
+            &index,
+            "--mode",
+            "bm25",
+            "--registry",
+            &reg,
+            "--ranker",
+            "judged",
+            "--k",
+            "6",
+        ];
+        args.extend_from_slice(extra);
+        args.push("sofa");
+        let text = ok(&args);
+        let ids = text
+            .lines()
+            .filter_map(|l| {
+                l.trim_start()
+                    .split_once(". ")
+                    .map(|(_, r)| r.split_whitespace().next().unwrap().to_owned())
+            })
+            .collect();
+        (text, ids)
+    };
+    let (organic, ids) = page(&[]);
+    assert_eq!(ids.len(), 6, "{organic}");
+    let ad = ids[4].clone();
+    std::fs::write(
+        w.path("ads.jsonl"),
+        format!("{{\"campaign\": \"c1\", \"doc\": \"{ad}\", \"bid\": 2.0, \"keywords\": [\"sofa\"]}}\n{{\"campaign\": \"c2\", \"doc\": \"{}\", \"bid\": 1.0, \"keywords\": [\"lamp\"]}}\n", ids[5]),
+    )
+    .unwrap();
+    let ads = w.path("ads.jsonl");
+    let (text, got) = page(&["--sponsored", &ads, "--sponsored-positions", "2"]);
+    let mut want = ids.clone();
+    want.remove(4);
+    want.insert(1, ad.clone());
+    assert_eq!(got, want, "{text}");
+    assert!(text.contains("[sponsored: c1"), "{text}");
+    std::fs::write(
+        w.path("bad-ads.jsonl"),
+        "{\"campaign\": \"c1\", \"doc\": \"P1\", \"bid\": -1}\n",
+    )
+    .unwrap();
+    let e = fails(&[
+        "search",
+        "--index",
+        &index,
+        "--mode",
+        "bm25",
+        "--registry",
+        &reg,
+        "--ranker",
+        "judged",
+        "--sponsored",
+        &w.path("bad-ads.jsonl"),
+        "sofa",
+    ]);
+    assert!(e.contains("bad-ads.jsonl:1") && e.contains("bid"), "{e}");
     // LR on judgments is refused with the reason.
     let e = fails(&[
         "train",

@@ -1,7 +1,8 @@
 //! LambdaMART trained on judgment lists, as OpenSearch LTR and
 //! Elasticsearch LTR do: features computed for each judged query's
 //! retrieved candidates and judged products (the same features the search
-//! pipeline computes), labels the grades (unjudged candidates 0), queries
+//! pipeline computes), labels the grades (unjudged candidates left out, or
+//! grade 0 when the judgments are complete), queries
 //! split into training and validation by a seeded hash.
 
 use std::collections::{HashMap, HashSet};
@@ -38,6 +39,8 @@ pub struct JudgedOptions {
     pub config: SearchConfig,
     /// Also add judged products the retriever did not return.
     pub add_judged: bool,
+    /// Leave out candidates without a judgment (else they are grade 0).
+    pub drop_unjudged: bool,
     /// The time behavioural features are read as of.
     pub at: Timestamp,
 }
@@ -103,16 +106,24 @@ pub fn judged_rows(
     for ((q, docs, retrieved), scores) in pools.into_iter().zip(all_scores) {
         let x = features::extract(&q.text, opts.at, &docs, &scores, products, store)?;
         let by_doc: HashMap<&DocId, i32> = grades[&q.id].iter().copied().collect();
+        let mut kept_retrieved = 0;
+        let start = out.data.x.rows();
         for (i, d) in docs.iter().enumerate() {
+            let grade = by_doc.get(d).copied();
+            if opts.drop_unjudged && grade.is_none() {
+                continue;
+            }
+            kept_retrieved += usize::from(i < retrieved);
             out.data.x.push_row(x.row(i))?;
-            out.data
-                .labels
-                .push(by_doc.get(d).copied().unwrap_or(0).max(0) as f32);
+            out.data.labels.push(grade.unwrap_or(0).max(0) as f32);
+            out.docs.push(d.clone());
+        }
+        if out.data.x.rows() == start {
+            continue;
         }
         out.data.groups.push(out.data.x.rows());
         out.queries.push(q.id.clone());
-        out.docs.extend(docs);
-        out.retrieved.push(retrieved);
+        out.retrieved.push(kept_retrieved);
     }
     Ok(out)
 }

@@ -240,6 +240,19 @@ impl World {
         out
     }
 
+    /// The true grade of `doc` for query `query` (the configured
+    /// [`GradeMap`] of its ESCI label from the generator's truth), for any
+    /// product, judged or not; `None` when either is not of this world.
+    pub fn grade(&self, query: &QueryId, doc: &crate::types::DocId) -> Option<i32> {
+        let q = self.query(query)?;
+        let p = catalog::doc_index(doc).and_then(|i| self.products.get(i as usize))?;
+        Some(
+            self.config
+                .grades
+                .esci(queries::label(&q.intent, p, &self.leaves)),
+        )
+    }
+
     /// Queries as `(id, text)`.
     pub fn query_list(&self) -> Vec<Query> {
         self.queries
@@ -250,6 +263,34 @@ impl World {
             })
             .collect()
     }
+}
+
+/// The knobs a `hyrank data generate` folder was made from, read from its
+/// `world.json`: the world's and the simulated users' behaviour (the
+/// default behaviour when the file predates it). [`World::build`] of the
+/// first rebuilds the same truth.
+pub fn read_world_json(dir: &Path) -> Result<(WorldConfig, Behaviour)> {
+    let path = dir.join("world.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Error::InvalidArgument(format!(
+            "{}: {e} (a synthetic world's truth needs a folder written by `hyrank data generate`)",
+            path.display()
+        ))
+    })?;
+    let loc = || crate::Location::new(&path, 1);
+    let meta: serde_json::Value = crate::formats::parse_json(&text, loc())?;
+    let Some(world) = meta.get("world") else {
+        return Err(Error::parse(
+            loc().field("world"),
+            "missing: this is not a synthetic world's world.json",
+        ));
+    };
+    let world: WorldConfig = crate::formats::parse_json(&world.to_string(), loc().field("world"))?;
+    let behaviour: Behaviour = match meta.get("simulation").and_then(|s| s.get("behaviour")) {
+        Some(b) => crate::formats::parse_json(&b.to_string(), loc().field("simulation.behaviour"))?,
+        None => Behaviour::default(),
+    };
+    Ok((world, behaviour))
 }
 
 /// Progress callback: `(stage, done, total)`.
