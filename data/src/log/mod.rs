@@ -188,15 +188,8 @@ impl EventLog {
     /// Appends one event; returns its sequence number in this writer's
     /// session (1-based). Durable once [`EventLog::durable_seq`] reaches it.
     pub fn append(&mut self, event: &InteractionEvent) -> Result<u64> {
-        event.validate().map_err(|(field, why)| {
-            Error::InvalidArgument(format!(
-                "event {}: field `{field}`: {why}",
-                event.event_id()
-            ))
-        })?;
-        let mut line = serde_json::to_vec(event)
-            .map_err(|e| Error::io(&self.segment_path, std::io::Error::other(e)))?;
-        line.push(b'\n');
+        let mut line = Vec::new();
+        self.encode(event, &mut line)?;
         self.out.write_all(&line).at(&self.segment_path)?;
         self.segment_bytes += line.len() as u64;
         self.appended += 1;
@@ -213,6 +206,20 @@ impl EventLog {
             self.rotate()?;
         }
         Ok(self.appended)
+    }
+
+    /// Checks `event` and appends its NDJSON line to `buf`.
+    fn encode(&self, event: &InteractionEvent, buf: &mut Vec<u8>) -> Result<()> {
+        event.validate().map_err(|(field, why)| {
+            Error::InvalidArgument(format!(
+                "event {}: field `{field}`: {why}",
+                event.event_id()
+            ))
+        })?;
+        serde_json::to_writer(&mut *buf, event)
+            .map_err(|e| Error::io(&self.segment_path, std::io::Error::other(e)))?;
+        buf.push(b'\n');
+        Ok(())
     }
 
     /// Appends a batch and commits it: one fsync for the lot (group commit).
@@ -232,15 +239,7 @@ impl EventLog {
     pub fn append_all(&mut self, events: &[InteractionEvent]) -> Result<u64> {
         let mut buf = Vec::new();
         for event in events {
-            event.validate().map_err(|(field, why)| {
-                Error::InvalidArgument(format!(
-                    "event {}: field `{field}`: {why}",
-                    event.event_id()
-                ))
-            })?;
-            serde_json::to_writer(&mut buf, event)
-                .map_err(|e| Error::io(&self.segment_path, std::io::Error::other(e)))?;
-            buf.push(b'\n');
+            self.encode(event, &mut buf)?;
         }
         // Earlier appends out of the buffer first: the batch starts at a
         // known length and is written past the buffer.
