@@ -337,9 +337,11 @@ fn deploy(env: &EnvArgs, r: &RankersArgs, ids: &[&str]) -> Result<Deployment> {
                 .as_of
                 .as_deref()
                 .or(r.history.as_ref().map(|_| "history-end"));
-            let (store, as_of) = super::ranker_args::history_store(r.history.as_deref(), as_of)?;
+            let products = Arc::new(ProductTable::new(&index.products()?));
+            let (store, as_of) =
+                super::ranker_args::history_store(r.history.as_deref(), as_of, &products)?;
             Some(StageParts {
-                products: Arc::new(ProductTable::new(&index.products()?)),
+                products,
                 store,
                 as_of,
             })

@@ -69,7 +69,8 @@ impl RankerArgs {
         let model = RankingModel::load(&reg, &self.ranker)
             .with_context(|| format!("loading ranker `{}` from {}", self.ranker, dir.display()))?;
         let products = Arc::new(ProductTable::new(&index.products()?));
-        let (store, as_of) = history_store(self.history.as_deref(), self.as_of.as_deref())?;
+        let (store, as_of) =
+            history_store(self.history.as_deref(), self.as_of.as_deref(), &products)?;
         let stage = RankStage::new(model, products, store, self.rerank_depth)?;
         let stage = stage
             .with_as_of(as_of)
@@ -103,21 +104,23 @@ impl RankerArgs {
     }
 }
 
-/// The feature store of `history` (empty without it) and the time features
+/// The feature store of `history` (empty without it), counting per
+/// attribute value of `products`, and the time features
 /// are computed as of: `as_of` (`history-end`, a date or an RFC 3339 time)
 /// or, without it, `None` (each request's own time). Notes on stderr when
 /// the history ends long before that time.
 pub fn history_store(
     history: Option<&std::path::Path>,
     as_of: Option<&str>,
+    products: &ProductTable,
 ) -> Result<(Arc<RwLock<FeatureStore>>, Option<Timestamp>)> {
     let (store, last) = match history {
         Some(log) => {
             let events = super::train_log::read_log_sorted(log)?;
             let last = events.last().map(|e| e.timestamp());
-            (FeatureStore::from_events(&events), last)
+            (FeatureStore::from_events_for(products, &events), last)
         }
-        None => (FeatureStore::new(), None),
+        None => (FeatureStore::for_catalogue(products), None),
     };
     let as_of = match as_of {
         None => None,

@@ -61,7 +61,7 @@ pub fn load_inputs(log: &Path, index: &Path, model: Option<&Path>) -> Result<Log
     }
     let index = open_for_features(index, model)?;
     let products = ProductTable::new(&index.products()?);
-    let store = FeatureStore::from_events(&events);
+    let store = FeatureStore::from_events_for(&products, &events);
     Ok(LogInputs {
         events,
         store,
@@ -412,9 +412,9 @@ pub fn run_train_judgments(t: &super::train::TrainArgs) -> Result<()> {
             let at = events
                 .last()
                 .map_or(Timestamp(0), |e| Timestamp(e.timestamp().0 + 1));
-            (FeatureStore::from_events(&events), at)
+            (FeatureStore::from_events_for(&products, &events), at)
         }
-        None => (FeatureStore::new(), Timestamp(0)),
+        None => (FeatureStore::for_catalogue(&products), Timestamp(0)),
     };
     let config = hyrank_index::SearchConfig {
         mode: if index.vectors.is_some() && index.encoder.is_some() {

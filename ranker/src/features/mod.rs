@@ -23,7 +23,22 @@
 //!   smoothed towards the shop-wide rate of the 30 days before it with a
 //!   prior of [`PRIOR_IMPRESSIONS`] impressions;
 //! - **query**: length in words, times asked in 30 days (log), head query
-//!   (asked at least [`HEAD_QUERY_ASKS`] times in 30 days).
+//!   (asked at least [`HEAD_QUERY_ASKS`] times in 30 days);
+//! - **text match through the catalogue's vocabulary** (appended later, so
+//!   their columns follow): the title overlap of the spelling-corrected
+//!   query, the attribute keys (brand included) on which the product agrees
+//!   with a value the query names and those on which it conflicts, and how
+//!   many keys the query names ([`text::Vocabulary`]); and the category
+//!   affinity: for each query word the catalogue uses, the share of the
+//!   products using it that are in the candidate's category, averaged (a
+//!   shopper word that only sofa descriptions use points at sofas);
+//! - **query words and attribute values from the log** (appended last): the
+//!   summed log-lift, over the query's words and the candidate's attribute
+//!   values (colour, material, brand, category, ...), of the values clicked
+//!   and bought under queries with those words in the 30 days before
+//!   ([`FeatureStore::attribute_lift`]; a store made
+//!   [`for_catalogue`](FeatureStore::for_catalogue) counts them, any other
+//!   gives 0).
 //!
 //! Products carry no listing date, so the "age" feature is absent;
 //! position-debiased CTR waits for the fitted click models.
@@ -38,7 +53,7 @@ use hyrank_index::ProductScores;
 use serde::{Deserialize, Serialize};
 
 pub use self::store::{FeatureStore, History, WindowCounts};
-use self::text::{text_match, ProductText, QueryText};
+use self::text::{text_match, ProductText, QueryText, Vocabulary};
 use crate::error::{Error, Result};
 use crate::gbdt::FeatureMatrix;
 
@@ -59,7 +74,7 @@ const RRF_K: f64 = 60.0;
 const DAY_MS: i64 = 86_400_000;
 
 /// Every feature's name, in column order.
-pub const NAMES: [&str; 47] = [
+pub const NAMES: [&str; 54] = [
     "bm25",
     "bm25_log_rank",
     "cosine",
@@ -107,6 +122,13 @@ pub const NAMES: [&str; 47] = [
     "query_length",
     "log_query_frequency_30d",
     "head_query",
+    "fuzzy_title_overlap",
+    "attribute_agree",
+    "attribute_conflict",
+    "query_named_attributes",
+    "category_affinity",
+    "query_attribute_click_lift_30d",
+    "query_attribute_purchase_lift_30d",
 ];
 
 /// Number of features.
@@ -124,6 +146,8 @@ pub fn group(col: usize) -> &'static str {
         9..=13 => "text",
         14..=19 => "product",
         20..=43 => "behavioural",
+        47..=49 | 51 => "text",
+        52 | 53 => "behavioural",
         _ => "query",
     }
 }
@@ -144,6 +168,7 @@ struct ProductRow {
 #[derive(Debug, Clone, Default)]
 pub struct ProductTable {
     by_id: HashMap<DocId, ProductRow>,
+    vocabulary: Vocabulary,
 }
 
 impl ProductTable {
@@ -167,7 +192,8 @@ impl ProductTable {
                 (c, m)
             })
             .collect();
-        let by_id = products
+        let mut vocabulary = Vocabulary::default();
+        let by_id: HashMap<DocId, ProductRow> = products
             .iter()
             .map(|p| {
                 let price = p.price.filter(|v| v.is_finite() && *v > 0.0);
@@ -188,13 +214,22 @@ impl ProductTable {
                         &p.title,
                         p.brand.as_deref(),
                         p.category.iter().map(String::as_str),
-                        p.attributes.values().map(String::as_str),
+                        p.attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())),
                     ),
                 };
+                vocabulary.add_product(
+                    [p.title.as_str(), p.description.as_str()]
+                        .into_iter()
+                        .chain(p.brand.as_deref())
+                        .chain(p.category.iter().map(String::as_str))
+                        .chain(p.attributes.values().map(String::as_str)),
+                    &row.text,
+                );
                 (p.id.clone(), row)
             })
             .collect();
-        Self { by_id }
+        vocabulary.finish();
+        Self { by_id, vocabulary }
     }
 
     /// Products in the table.
@@ -248,8 +283,9 @@ pub fn extract(
             scores.len()
         )));
     }
-    let q_text = QueryText::new(query);
+    let q_text = QueryText::analyse(query, &products.vocabulary);
     let q_key = q_text.tokens.join(" ");
+    let lift = store.attribute_lift(query, at, 30 * DAY_MS);
     let mut x = FeatureMatrix::with_cols(NUM_FEATURES);
     let mut row = [0f32; NUM_FEATURES];
     let empty = ProductRow::default();
@@ -315,6 +351,12 @@ pub fn extract(
         row[44] = q_text.tokens.len() as f32;
         row[45] = f64::from(query_counts.impressions).ln_1p() as f32;
         row[46] = f32::from(u8::from(query_counts.impressions >= HEAD_QUERY_ASKS));
+        row[47] = m.fuzzy_title_overlap;
+        row[48] = m.attribute_agree;
+        row[49] = m.attribute_conflict;
+        row[50] = q_text.named_keys() as f32;
+        row[51] = m.category_affinity;
+        [row[52], row[53]] = lift.of(doc.as_str());
         x.push_row(&row)?;
     }
     Ok(x)

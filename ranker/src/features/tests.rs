@@ -17,12 +17,28 @@ fn product(id: &str, title: &str, price: f64, category: &str) -> Product {
 }
 
 fn catalog() -> Vec<Product> {
-    vec![
+    let mut v = vec![
         product("p0", "grey velvet couch", 300.0, "Sofas"),
         product("p1", "blue couch", 100.0, "Sofas"),
         product("p2", "brass lamp", 40.0, "Lamps"),
         product("p3", "water boiler", 20.0, "Kitchen"),
-    ]
+    ];
+    for (p, colour) in v.iter_mut().zip(["grey", "blue", "brass", "white"]) {
+        p.attributes.insert("colour".into(), colour.into());
+    }
+    v
+}
+
+fn click(n: usize, t: i64, request: usize, doc: &str) -> InteractionEvent {
+    InteractionEvent::Click(Click {
+        event_id: EventId(format!("C{n}")),
+        timestamp: Timestamp(t),
+        request_id: RequestId(format!("R{request}")),
+        user_id: UserId("u".into()),
+        session_id: SessionId("s".into()),
+        doc: DocId(doc.into()),
+        position: 1,
+    })
 }
 
 const QUERIES: [&str; 3] = ["grey couch", "lamp", "water boiler"];
@@ -137,10 +153,10 @@ proptest! {
     #[test]
     fn features_read_only_the_past(log in arb_log()) {
         let table = ProductTable::new(&catalog());
-        let full = FeatureStore::from_events(&log);
+        let full = FeatureStore::from_events_for(&table, &log);
         for e in &log {
             let InteractionEvent::Impression(imp) = e else { continue };
-            let past = FeatureStore::from_events(log.iter().filter(|x| x.timestamp() < imp.timestamp));
+            let past = FeatureStore::from_events_for(&table, log.iter().filter(|x| x.timestamp() < imp.timestamp));
             prop_assert_eq!(rows_of(imp, &table, &full), rows_of(imp, &table, &past));
         }
     }
@@ -150,16 +166,69 @@ proptest! {
     #[test]
     fn arrival_order_within_kinds_does_not_matter(log in arb_log()) {
         let table = ProductTable::new(&catalog());
-        let forward = FeatureStore::from_events(&log);
+        let forward = FeatureStore::from_events_for(&table, &log);
         let mut shuffled: Vec<&InteractionEvent> = log.iter().filter(|e| e.kind() == "impression").collect();
         shuffled.reverse();
         shuffled.extend(log.iter().filter(|e| e.kind() != "impression").rev());
-        let backward = FeatureStore::from_events(shuffled);
+        let backward = FeatureStore::from_events_for(&table, shuffled);
         for e in &log {
             let InteractionEvent::Impression(imp) = e else { continue };
             prop_assert_eq!(rows_of(imp, &table, &forward), rows_of(imp, &table, &backward));
         }
     }
+}
+
+#[test]
+fn query_words_learn_the_attribute_values_shoppers_pick() {
+    // Shoppers who type "chocolate" click the grey couch (the catalogue
+    // never says "chocolate"); those who type "couch" alone click both.
+    let table = ProductTable::new(&catalog());
+    let mut log = Vec::new();
+    for n in 0..30 {
+        let t = DAY_MS + n as i64 * 60_000;
+        let (query, doc) = if n % 2 == 0 {
+            ("chocolate couch", "p0")
+        } else {
+            ("couch", ["p0", "p1"][n / 2 % 2])
+        };
+        log.push(impression(n, t, query, &["p0", "p1"]));
+        log.push(click(n, t + 1000, n, doc));
+    }
+    let store = FeatureStore::from_events_for(&table, &log);
+    let at = Timestamp(2 * DAY_MS);
+    let lift = store.attribute_lift("Chocolate couch", at, 30 * DAY_MS);
+    let (grey, blue) = (lift.of("p0"), lift.of("p1"));
+    assert!(grey[0] > 0.0 && blue[0] < 0.0, "{grey:?} {blue:?}");
+    assert_eq!(grey[1], 0.0, "no purchases: no purchase lift");
+    // "couch" alone favours neither colour much; an unknown word nothing.
+    let couch = store.attribute_lift("couch", at, 30 * DAY_MS);
+    assert!(couch.of("p0")[0] - couch.of("p1")[0] < grey[0] - blue[0]);
+    let unknown = store.attribute_lift("wardrobe", at, 30 * DAY_MS);
+    assert_eq!(unknown.of("p0"), [0.0, 0.0]);
+    // Before the clicks, and from a store made without the catalogue: 0.
+    let early = store.attribute_lift("chocolate couch", Timestamp(DAY_MS), 30 * DAY_MS);
+    assert_eq!(early.of("p0"), [0.0, 0.0]);
+    let plain = FeatureStore::from_events(&log);
+    assert_eq!(
+        plain
+            .attribute_lift("chocolate couch", at, 30 * DAY_MS)
+            .of("p0"),
+        [0.0, 0.0]
+    );
+    // The feature columns carry it.
+    let docs = [DocId("p0".into()), DocId("p1".into())];
+    let none = ProductScores {
+        bm25: None,
+        cosine: None,
+        bm25_rank: None,
+        cosine_rank: None,
+        field_bm25: [None; 4],
+    };
+    let scores = [none, none];
+    let x = extract("chocolate couch", at, &docs, &scores, &table, &store).unwrap();
+    let col = column("query_attribute_click_lift_30d").unwrap();
+    assert_eq!(x.get(0, col), grey[0]);
+    assert_eq!(x.get(1, col), blue[0]);
 }
 
 #[test]
