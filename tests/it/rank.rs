@@ -61,7 +61,7 @@ fn models_trained_on_the_log_rank_search_and_serve() {
         "--out",
         &w.path("rows.parquet"),
     ]);
-    assert!(out.contains("47 features"), "{out}");
+    assert!(out.contains("54 features"), "{out}");
     ok(&[
         "features",
         "--log",
@@ -76,7 +76,7 @@ fn models_trained_on_the_log_rank_search_and_serve() {
     let letor = std::fs::read_to_string(w.path("rows.letor")).unwrap();
     let first = letor.lines().next().unwrap();
     assert!(
-        first.contains("qid:1 1:") && first.contains(" 47:") && first.contains("# R"),
+        first.contains("qid:1 1:") && first.contains(" 54:") && first.contains("# R"),
         "{first}"
     );
     // LambdaMART can train on the rows `hyrank features` wrote.
