@@ -314,7 +314,8 @@ def experiments_section(world=None):
     for c in op["coverage"]:
         goal = c["estimator"] in ("ips", "snips")
         lines.append(f"| 95 % CI covers the truth, {c['estimator']} ({c['reward']}; {op['seeds']} seeds of {op['sessions']:,} pages, ε = {op['epsilon']}) "
-                     f"| {100 * c['coverage']:.1f} % (bias {c['bias']:+.5f}, width {c['mean_width']:.5f}) | {'≥ 93 %' if goal else ''} | {ok(c['coverage'] >= 0.93) if goal else ''} |")
+                     f"| {100 * c['coverage']:.1f} % (normal interval {100 * c['normal_coverage']:.1f} %; bias {c['bias']:+.5f}, width {c['mean_width']:.5f}, "
+                     f"sd over seeds {c['sd']:.5f} vs mean standard error {c['mean_std_error']:.5f}) | {'≥ 93 %' if goal else ''} | {ok(c['coverage'] >= 0.93) if goal else ''} |")
     lines += [
         f"| simulated sessions per second (sensitivity part, {st['threads']} threads) | {sens_sessions_per_s:,.0f} | | |",
         f"| A/B, BM25 pipeline vs the logging ranker, {ab['config']['sessions']:,} sessions: sessions per second once each query is ranked / whole command | {ab['sessions_per_second']:,.0f} / {ab['config']['sessions'] / ab_s:,.0f} | | |",

@@ -120,12 +120,19 @@ pub struct Coverage {
     pub estimator: String,
     /// Share of seeds whose interval covers the true value.
     pub coverage: f64,
+    /// The same for the normal interval, estimate ± z · standard error
+    /// (what the score interval of IPS and SNIPS replaces).
+    pub normal_coverage: f64,
     /// Mean estimate − true value.
     pub bias: f64,
     /// Mean absolute error.
     pub mean_abs_error: f64,
     /// Mean interval width.
     pub mean_width: f64,
+    /// Standard deviation of the estimates over the seeds.
+    pub sd: f64,
+    /// Mean of the estimated standard errors (near `sd` when they are right).
+    pub mean_std_error: f64,
 }
 
 /// The off-policy study.
@@ -141,6 +148,9 @@ pub struct OffPolicyCoverage {
     pub truth: TrueValue,
     /// Per reward and estimator.
     pub coverage: Vec<Coverage>,
+    /// Per seed, per reward and estimator in `coverage`'s order: the
+    /// estimate, its standard error and its interval.
+    pub per_seed: Vec<Vec<(f64, f64, (f64, f64))>>,
 }
 
 /// Everything a study measured.
@@ -350,7 +360,7 @@ pub fn run_study(
     ));
 
     let t2 = std::time::Instant::now();
-    let estimates: Vec<Vec<(f64, (f64, f64))>> = (0..config.offpolicy_seeds)
+    let estimates: Vec<Vec<(f64, (f64, f64), f64)>> = (0..config.offpolicy_seeds)
         .into_par_iter()
         .map(|s| {
             let log = simulate_log(
@@ -363,7 +373,7 @@ pub fn run_study(
             let r = estimate(&log, &better_p, 0.95, None)?;
             Ok(r.rewards
                 .iter()
-                .flat_map(|rw| rw.estimates.iter().map(|e| (e.value, e.ci)))
+                .flat_map(|rw| rw.estimates.iter().map(|e| (e.value, e.ci, e.std_error)))
                 .collect())
         })
         .collect::<Result<_>>()?;
@@ -379,17 +389,31 @@ pub fn run_study(
             let j = ri * 3 + ei;
             let n = estimates.len().max(1) as f64;
             let vals = estimates.iter().map(|e| e[j]);
+            let z = hyrank_eval::abtest::normal_quantile(0.975);
+            let mean = vals.clone().map(|(v, _, _)| v).sum::<f64>() / n;
             coverage.push(Coverage {
                 reward: (*reward).into(),
                 estimator: (*est).into(),
                 coverage: vals
                     .clone()
-                    .filter(|(_, ci)| ci.0 <= t && t <= ci.1)
+                    .filter(|(_, ci, _)| ci.0 <= t && t <= ci.1)
                     .count() as f64
                     / n,
-                bias: vals.clone().map(|(v, _)| v - t).sum::<f64>() / n,
-                mean_abs_error: vals.clone().map(|(v, _)| (v - t).abs()).sum::<f64>() / n,
-                mean_width: vals.map(|(_, ci)| ci.1 - ci.0).sum::<f64>() / n,
+                normal_coverage: vals
+                    .clone()
+                    .filter(|(v, _, se)| (v - t).abs() <= z * se)
+                    .count() as f64
+                    / n,
+                bias: mean - t,
+                mean_abs_error: vals.clone().map(|(v, _, _)| (v - t).abs()).sum::<f64>() / n,
+                mean_width: vals.clone().map(|(_, ci, _)| ci.1 - ci.0).sum::<f64>() / n,
+                sd: (vals
+                    .clone()
+                    .map(|(v, _, _)| (v - mean).powi(2))
+                    .sum::<f64>()
+                    / (n - 1.0).max(1.0))
+                .sqrt(),
+                mean_std_error: vals.map(|(_, _, se)| se).sum::<f64>() / n,
             });
         }
     }
@@ -415,6 +439,10 @@ pub fn run_study(
             epsilon: config.epsilon,
             truth,
             coverage,
+            per_seed: estimates
+                .iter()
+                .map(|e| e.iter().map(|&(v, ci, se)| (v, se, ci)).collect())
+                .collect(),
         },
         seconds: [s0, s1, s2],
         threads: rayon::current_num_threads(),
