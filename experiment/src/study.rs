@@ -148,9 +148,19 @@ pub struct OffPolicyCoverage {
     pub truth: TrueValue,
     /// Per reward and estimator.
     pub coverage: Vec<Coverage>,
-    /// Per seed, per reward and estimator in `coverage`'s order: the
-    /// estimate, its standard error and its interval.
-    pub per_seed: Vec<Vec<(f64, f64, (f64, f64))>>,
+    /// Per seed, per reward and estimator in `coverage`'s order.
+    pub per_seed: Vec<Vec<SeedEstimate>>,
+}
+
+/// One estimator's answer on one seed's log.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SeedEstimate {
+    /// The estimate.
+    pub value: f64,
+    /// Its standard error.
+    pub std_error: f64,
+    /// Its interval.
+    pub ci: (f64, f64),
 }
 
 /// Everything a study measured.
@@ -360,7 +370,7 @@ pub fn run_study(
     ));
 
     let t2 = std::time::Instant::now();
-    let estimates: Vec<Vec<(f64, (f64, f64), f64)>> = (0..config.offpolicy_seeds)
+    let estimates: Vec<Vec<SeedEstimate>> = (0..config.offpolicy_seeds)
         .into_par_iter()
         .map(|s| {
             let log = simulate_log(
@@ -373,7 +383,13 @@ pub fn run_study(
             let r = estimate(&log, &better_p, 0.95, None)?;
             Ok(r.rewards
                 .iter()
-                .flat_map(|rw| rw.estimates.iter().map(|e| (e.value, e.ci, e.std_error)))
+                .flat_map(|rw| {
+                    rw.estimates.iter().map(|e| SeedEstimate {
+                        value: e.value,
+                        std_error: e.std_error,
+                        ci: e.ci,
+                    })
+                })
                 .collect())
         })
         .collect::<Result<_>>()?;
@@ -390,30 +406,23 @@ pub fn run_study(
             let n = estimates.len().max(1) as f64;
             let vals = estimates.iter().map(|e| e[j]);
             let z = hyrank_eval::abtest::normal_quantile(0.975);
-            let mean = vals.clone().map(|(v, _, _)| v).sum::<f64>() / n;
+            let mean = vals.clone().map(|e| e.value).sum::<f64>() / n;
             coverage.push(Coverage {
                 reward: (*reward).into(),
                 estimator: (*est).into(),
-                coverage: vals
-                    .clone()
-                    .filter(|(_, ci, _)| ci.0 <= t && t <= ci.1)
-                    .count() as f64
-                    / n,
+                coverage: vals.clone().filter(|e| e.ci.0 <= t && t <= e.ci.1).count() as f64 / n,
                 normal_coverage: vals
                     .clone()
-                    .filter(|(v, _, se)| (v - t).abs() <= z * se)
+                    .filter(|e| (e.value - t).abs() <= z * e.std_error)
                     .count() as f64
                     / n,
                 bias: mean - t,
-                mean_abs_error: vals.clone().map(|(v, _, _)| (v - t).abs()).sum::<f64>() / n,
-                mean_width: vals.clone().map(|(_, ci, _)| ci.1 - ci.0).sum::<f64>() / n,
-                sd: (vals
-                    .clone()
-                    .map(|(v, _, _)| (v - mean).powi(2))
-                    .sum::<f64>()
+                mean_abs_error: vals.clone().map(|e| (e.value - t).abs()).sum::<f64>() / n,
+                mean_width: vals.clone().map(|e| e.ci.1 - e.ci.0).sum::<f64>() / n,
+                sd: (vals.clone().map(|e| (e.value - mean).powi(2)).sum::<f64>()
                     / (n - 1.0).max(1.0))
                 .sqrt(),
-                mean_std_error: vals.map(|(_, _, se)| se).sum::<f64>() / n,
+                mean_std_error: vals.map(|e| e.std_error).sum::<f64>() / n,
             });
         }
     }
@@ -439,10 +448,7 @@ pub fn run_study(
             epsilon: config.epsilon,
             truth,
             coverage,
-            per_seed: estimates
-                .iter()
-                .map(|e| e.iter().map(|&(v, ci, se)| (v, se, ci)).collect())
-                .collect(),
+            per_seed: estimates,
         },
         seconds: [s0, s1, s2],
         threads: rayon::current_num_threads(),
