@@ -227,6 +227,28 @@ impl SyntheticEnv {
         &self.world
     }
 
+    /// The simulated users' probability of examining 1-based `position`.
+    pub fn examination(&self, position: usize) -> f64 {
+        self.behaviour.examination.probability(position)
+    }
+
+    /// The true P(click | examined) of `doc` under query `query_id` (the
+    /// click probability at the top over the top's examination); `None`
+    /// for a query or document the world does not have.
+    pub fn true_attractiveness(&self, query_id: &str, doc: &str) -> Option<f64> {
+        let users = self.users()?;
+        let (q, d) = (QueryId::from(query_id), DocId::from(doc));
+        let shown = Shown {
+            query_id: &q,
+            query: "",
+            doc: &d,
+            position: 1,
+            price_sensitivity: 1.0,
+            day: 0,
+        };
+        Some(users.click_probability(&shown)? / self.examination(1))
+    }
+
     fn users(&self) -> Option<WorldUsers<'_>> {
         WorldUsers::new(&self.world, &self.behaviour, None).ok()
     }

@@ -11,7 +11,9 @@
 //!   report ([`report`] renders them as HTML);
 //! - [`gate`]: the promotion policy file and the run of what it asks;
 //! - [`study`]: the measurements (sensitivity, gate validity, off-policy
-//!   coverage) over many seeds.
+//!   coverage) over many seeds;
+//! - [`recovery`]: a click model fitted on the synthetic world's log
+//!   against the world's own examination and attractiveness.
 //!
 //! Statistics and algorithms are `hyrank-eval`'s pure functions; this
 //! crate only runs them. Layering: data ← ranker; data ← eval; {ranker,
@@ -24,6 +26,7 @@ pub mod gate;
 pub mod interleave;
 pub mod offpolicy;
 pub mod policy;
+pub mod recovery;
 pub mod report;
 pub mod study;
 

@@ -2,11 +2,15 @@
 //! environment and a pair of rankers of known true difference
 //! ([`Improvement`]):
 //!
-//! - **sensitivity**: sessions an A/B test (conversion rate, two arms)
-//!   and team-draft interleaving (click credit, and purchase credit) need
-//!   for 80 % power at α = 0.05, from each seed's observed effect and
-//!   variance; their ratio per seed, summarised over the seeds, and how
-//!   often each detects the difference at a fixed budget;
+//! - **sensitivity**: on the same simulated users (each session's visit
+//!   is drawn once and shown to both methods), the sessions an A/B test
+//!   (conversion rate, two arms) and team-draft interleaving (click
+//!   credit, and purchase credit) need to reach p < 0.05 in the right
+//!   direction, checked every [`CHECK_EVERY`] sessions, run on past the
+//!   budget up to a cap; the sessions each needs for 80 % power at
+//!   α = 0.05, from the seed's observed effect and variance at the
+//!   budget; their ratios per seed, summarised over the seeds, and how
+//!   often each detects the difference within the budget;
 //! - **gate validity**: how often the gate promotes a truly better ranker,
 //!   an equal one (the champion against itself) and a worse one;
 //! - **off-policy coverage**: how often each estimator's interval covers
@@ -33,8 +37,12 @@ use crate::policy::{true_value, CachedPolicy, Improvement, TrueValue};
 pub struct StudyConfig {
     /// Seeds of the sensitivity study.
     pub sensitivity_seeds: u64,
-    /// Sessions per seed of each method in the sensitivity study.
+    /// Sessions per seed of each method in the sensitivity study (the
+    /// budget of the power estimate and of `detected`).
     pub sensitivity_sessions: u64,
+    /// Cap on the sessions a method runs to reach p < 0.05 (0: ten times
+    /// the budget).
+    pub sensitivity_max_sessions: u64,
     /// Seeds of the gate study.
     pub gate_seeds: u64,
     /// Seeds of the off-policy study.
@@ -98,6 +106,36 @@ pub struct Sensitivity {
     /// Share of seeds where each detects the better ranker (p < 0.05, the
     /// right sign) with the sessions given: A/B, TD clicks, TD purchases.
     pub detected: [f64; 3],
+    /// Sessions (both arms) until the A/B test first reached p < 0.05 in
+    /// the right direction; a seed that never did counts as the cap.
+    pub ab_sessions_to_significance: Spread,
+    /// The same for team-draft, click credit.
+    pub td_clicks_sessions_to_significance: Spread,
+    /// The same for team-draft, purchase credit.
+    pub td_purchases_sessions_to_significance: Spread,
+    /// A/B ÷ team-draft (clicks) of the sessions to significance, per seed.
+    pub ratio_to_significance_clicks: Spread,
+    /// A/B ÷ team-draft (purchases), per seed.
+    pub ratio_to_significance_purchases: Spread,
+    /// The cap, and the seeds that reached it without significance: A/B,
+    /// TD clicks, TD purchases.
+    pub max_sessions: u64,
+    /// Seeds that never reached p < 0.05 within the cap.
+    pub not_reached: [u64; 3],
+}
+
+/// How often the run-until-significant measurement looks at the p-value.
+pub const CHECK_EVERY: u64 = 1000;
+
+/// One seed of the sensitivity study.
+#[derive(Debug, Clone, Copy)]
+struct SeedSensitivity {
+    /// Sessions for 80 % power: A/B, TD clicks, TD purchases.
+    needed: [f64; 3],
+    /// Detected within the budget.
+    detected: [bool; 3],
+    /// Sessions until p < 0.05 (`None`: not within the cap).
+    to_significance: [Option<u64>; 3],
 }
 
 /// The gate study.
@@ -197,80 +235,129 @@ fn needed(mean: f64, variance: f64) -> f64 {
     }
 }
 
+/// A/B counts: conversions and sessions per arm.
+#[derive(Debug, Default, Clone, Copy)]
+struct AbCounts {
+    conv: [u64; 2],
+    n: [u64; 2],
+}
+
+impl AbCounts {
+    fn significant(&self) -> bool {
+        two_proportion(self.conv[0], self.n[0], self.conv[1], self.n[1], 0.95)
+            .is_ok_and(|c| c.p_value < 0.05 && c.difference > 0.0)
+    }
+
+    /// Sessions (both arms) for 80 % power at the observed rates.
+    fn needed(&self) -> f64 {
+        let (pa, pb) = (
+            self.conv[0] as f64 / self.n[0].max(1) as f64,
+            self.conv[1] as f64 / self.n[1].max(1) as f64,
+        );
+        let pbar = (pa + pb) / 2.0;
+        // Two arms of n/2 each: n_total = 4 z² p(1−p) / δ².
+        2.0 * 2.0 * needed(pb - pa, pbar * (1.0 - pbar))
+    }
+}
+
+/// Team-draft outcomes of one credit: per-session +1 / −1 / 0 and wins.
+#[derive(Debug, Default, Clone, Copy)]
+struct TdCounts {
+    moments: Moments,
+    wins: [u64; 2],
+}
+
+impl TdCounts {
+    fn add(&mut self, credit: &[f64]) {
+        // +1 / −1 / 0 (f64::signum gives +1 for a tie of 0).
+        let s = match credit[0].total_cmp(&credit[1]) {
+            std::cmp::Ordering::Greater => 1.0,
+            std::cmp::Ordering::Less => -1.0,
+            std::cmp::Ordering::Equal => 0.0,
+        };
+        self.moments.add(s);
+        if s > 0.0 {
+            self.wins[0] += 1;
+        } else if s < 0.0 {
+            self.wins[1] += 1;
+        }
+    }
+
+    fn significant(&self) -> bool {
+        self.wins[0] > self.wins[1] && sign_test(self.wins[0], self.wins[1]) < 0.05
+    }
+}
+
 fn sensitivity_seed(
     env: &dyn Environment,
     base: &CachedPolicy,
     better: &CachedPolicy,
     sessions: u64,
+    max_sessions: u64,
     seed: u64,
-) -> Result<([f64; 3], [bool; 3])> {
+) -> Result<SeedSensitivity> {
     let k = env.page_size();
-    // A/B: half the users on each ranker.
-    let (mut conv, mut n) = ([0u64; 2], [0u64; 2]);
-    for i in 0..sessions {
+    let mut ab = AbCounts::default();
+    let mut td = [TdCounts::default(); 2];
+    let mut out = SeedSensitivity {
+        needed: [f64::INFINITY; 3],
+        detected: [false; 3],
+        to_significance: [None; 3],
+    };
+    let cap = max_sessions.max(sessions);
+    for i in 0..cap {
+        let ab_on = i < sessions || out.to_significance[0].is_none();
+        let td_on = i < sessions || out.to_significance[1..].iter().any(Option::is_none);
+        if !ab_on && !td_on {
+            break;
+        }
+        // One visit (user, query, price sensitivity) for both methods.
         let mut r = rng(session_seed(seed, i));
         let v = env.visit(&mut r);
-        let t = usize::from(in_treatment(v.user, seed, 0.5));
-        let p = [base, better][t].list(&v.query_id, &v.query)?;
-        let re = env.react(&v, &p[..p.len().min(k)], &mut r);
-        n[t] += 1;
-        conv[t] += u64::from(re.n_purchases() > 0);
-    }
-    let (pa, pb) = (
-        conv[0] as f64 / n[0].max(1) as f64,
-        conv[1] as f64 / n[1].max(1) as f64,
-    );
-    let pbar = (pa + pb) / 2.0;
-    // Two arms of n/2 each: n_total = 4 z² p(1−p) / δ².
-    let ab_needed = 2.0 * 2.0 * needed(pb - pa, pbar * (1.0 - pbar));
-    let ab_hit = two_proportion(conv[0], n[0], conv[1], n[1], 0.95)
-        .is_ok_and(|c| c.p_value < 0.05 && c.difference > 0.0);
-    // Team-draft: per-session outcome +1 / −1 / 0.
-    let (mut mc, mut mp) = (Moments::default(), Moments::default());
-    let (mut wc, mut wp) = ([0u64; 2], [0u64; 2]);
-    for i in 0..sessions {
-        let mut r = rng(session_seed(seed ^ 0x7D, i));
-        let v = env.visit(&mut r);
-        let lists = [
-            better.list(&v.query_id, &v.query)?.to_vec(),
-            base.list(&v.query_id, &v.query)?.to_vec(),
-        ];
-        let il = page_of(
-            Method::TeamDraft,
-            &lists,
-            k,
-            0,
-            visit_seed(seed, v.user, &v.query_id.0),
-        )?;
-        let re = env.react(&v, &il.docs, &mut r);
-        for (events, m, w) in [
-            (&re.clicks, &mut mc, &mut wc),
-            (&re.purchases, &mut mp, &mut wp),
-        ] {
-            let c = il.credit(events);
-            // +1 / −1 / 0 (f64::signum gives +1 for a tie of 0).
-            let s = match c[0].total_cmp(&c[1]) {
-                std::cmp::Ordering::Greater => 1.0,
-                std::cmp::Ordering::Less => -1.0,
-                std::cmp::Ordering::Equal => 0.0,
-            };
-            m.add(s);
-            if s > 0.0 {
-                w[0] += 1;
-            } else if s < 0.0 {
-                w[1] += 1;
+        if ab_on {
+            // A/B: half the users on each ranker.
+            let t = usize::from(in_treatment(v.user, seed, 0.5));
+            let p = [base, better][t].list(&v.query_id, &v.query)?;
+            let re = env.react(&v, &p[..p.len().min(k)], &mut r);
+            ab.n[t] += 1;
+            ab.conv[t] += u64::from(re.n_purchases() > 0);
+        }
+        if td_on {
+            let mut r = rng(session_seed(seed ^ 0x7D, i));
+            let lists = [
+                better.list(&v.query_id, &v.query)?.to_vec(),
+                base.list(&v.query_id, &v.query)?.to_vec(),
+            ];
+            let il = page_of(
+                Method::TeamDraft,
+                &lists,
+                k,
+                0,
+                visit_seed(seed, v.user, &v.query_id.0),
+            )?;
+            let re = env.react(&v, &il.docs, &mut r);
+            td[0].add(&il.credit(&re.clicks));
+            td[1].add(&il.credit(&re.purchases));
+        }
+        let n = i + 1;
+        if n == sessions {
+            out.needed = [
+                ab.needed(),
+                needed(td[0].moments.mean, td[0].moments.variance()),
+                needed(td[1].moments.mean, td[1].moments.variance()),
+            ];
+            out.detected = [ab.significant(), td[0].significant(), td[1].significant()];
+        }
+        if n % CHECK_EVERY == 0 {
+            let now = [ab.significant(), td[0].significant(), td[1].significant()];
+            for (first, hit) in out.to_significance.iter_mut().zip(now) {
+                if first.is_none() && hit {
+                    *first = Some(n);
+                }
             }
         }
     }
-    let hit = |w: [u64; 2]| w[0] > w[1] && sign_test(w[0], w[1]) < 0.05;
-    Ok((
-        [
-            ab_needed,
-            needed(mc.mean, mc.variance()),
-            needed(mp.mean, mp.variance()),
-        ],
-        [ab_hit, hit(wc), hit(wp)],
-    ))
+    Ok(out)
 }
 
 /// Runs the three studies in `env`, the base ranker `base` (asked for a
@@ -296,7 +383,12 @@ pub fn run_study(
     ));
 
     let t0 = std::time::Instant::now();
-    let per_seed: Vec<([f64; 3], [bool; 3])> = (0..config.sensitivity_seeds)
+    let max_sessions = if config.sensitivity_max_sessions == 0 {
+        10 * config.sensitivity_sessions
+    } else {
+        config.sensitivity_max_sessions
+    };
+    let per_seed: Vec<SeedSensitivity> = (0..config.sensitivity_seeds)
         .into_par_iter()
         .map(|s| {
             sensitivity_seed(
@@ -304,14 +396,36 @@ pub fn run_study(
                 &base_p,
                 &better_p,
                 config.sensitivity_sessions,
+                max_sessions,
                 1000 + s,
             )
         })
         .collect::<Result<_>>()?;
-    let col = |j: usize| per_seed.iter().map(|r| r.0[j]).collect::<Vec<_>>();
-    let ratio = |j: usize| per_seed.iter().map(|r| r.0[0] / r.0[j]).collect::<Vec<_>>();
-    let rate =
-        |j: usize| per_seed.iter().filter(|r| r.1[j]).count() as f64 / per_seed.len().max(1) as f64;
+    let col = |j: usize| per_seed.iter().map(|r| r.needed[j]).collect::<Vec<_>>();
+    let ratio = |j: usize| {
+        per_seed
+            .iter()
+            .map(|r| r.needed[0] / r.needed[j])
+            .collect::<Vec<_>>()
+    };
+    let rate = |j: usize| {
+        per_seed.iter().filter(|r| r.detected[j]).count() as f64 / per_seed.len().max(1) as f64
+    };
+    let reached =
+        |r: &SeedSensitivity, j: usize| r.to_significance[j].unwrap_or(max_sessions) as f64;
+    let to_sig = |j: usize| per_seed.iter().map(|r| reached(r, j)).collect::<Vec<_>>();
+    let sig_ratio = |j: usize| {
+        per_seed
+            .iter()
+            .map(|r| reached(r, 0) / reached(r, j))
+            .collect::<Vec<_>>()
+    };
+    let missed = |j: usize| {
+        per_seed
+            .iter()
+            .filter(|r| r.to_significance[j].is_none())
+            .count() as u64
+    };
     let sensitivity = Sensitivity {
         seeds: config.sensitivity_seeds,
         sessions: config.sensitivity_sessions,
@@ -321,10 +435,20 @@ pub fn run_study(
         ratio_clicks: spread(ratio(1)),
         ratio_purchases: spread(ratio(2)),
         detected: [rate(0), rate(1), rate(2)],
+        ab_sessions_to_significance: spread(to_sig(0)),
+        td_clicks_sessions_to_significance: spread(to_sig(1)),
+        td_purchases_sessions_to_significance: spread(to_sig(2)),
+        ratio_to_significance_clicks: spread(sig_ratio(1)),
+        ratio_to_significance_purchases: spread(sig_ratio(2)),
+        max_sessions,
+        not_reached: [missed(0), missed(1), missed(2)],
     };
     let s0 = t0.elapsed().as_secs_f64();
     progress(&format!(
-        "sensitivity: A/B needs {:.0} sessions, team-draft {:.0} (median ratio {:.1}x) [{s0:.0} s]",
+        "sensitivity: to p < 0.05 A/B {:.0} sessions, team-draft {:.0} (median ratio {:.1}x); for 80 % power {:.0} vs {:.0} ({:.1}x) [{s0:.0} s]",
+        sensitivity.ab_sessions_to_significance.median,
+        sensitivity.td_clicks_sessions_to_significance.median,
+        sensitivity.ratio_to_significance_clicks.median,
         sensitivity.ab_sessions_needed.median,
         sensitivity.td_clicks_sessions_needed.median,
         sensitivity.ratio_clicks.median

@@ -1,16 +1,19 @@
-//! `hyrank clickmodel fit|eval|compare`: click models fitted on a log's
-//! result pages and clicks, evaluated as click-model research reports them
-//! (PyClick's log-likelihood and perplexity per rank).
+//! `hyrank clickmodel fit|eval|compare|recovery`: click models fitted on a
+//! log's result pages and clicks, evaluated as click-model research reports
+//! them (PyClick's log-likelihood and perplexity per rank), and their
+//! parameter recovery from pages of known parameters.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
+use hyrank_eval::clickmodel::recovery::{recover, Errors};
 use hyrank_eval::clickmodel::{
     evaluate, fit, sessions_from_events, ClickModelEval, ClickModelFile, ClickSession, FitOptions,
     ModelKind, SessionReport,
 };
+use hyrank_experiment::recovery::pbm_on_world;
 
 #[derive(Debug, Subcommand)]
 pub enum ClickModelCommand {
@@ -59,6 +62,32 @@ pub enum ClickModelCommand {
         #[command(flatten)]
         fit: FitArgs,
         /// One JSON array of evaluations.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Parameter recovery: draw pages from each model with known parameters,
+    /// fit it on them and print the errors; with --data, also a PBM fitted
+    /// on a generated world's log against the world's own examination curve
+    /// and attractiveness.
+    Recovery {
+        /// Queries of the known models (40 documents each).
+        #[arg(long, default_value_t = 5)]
+        queries: usize,
+        /// Pages drawn per model.
+        #[arg(long, default_value_t = 40_000)]
+        sessions: usize,
+        /// Seed of the draws.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// A folder written by `hyrank data generate` (its world and log).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// The world's pairs compared are those shown at least this often.
+        #[arg(long, default_value_t = 20)]
+        min_impressions: usize,
+        #[command(flatten)]
+        fit: FitArgs,
+        /// One JSON object: `known` (a row per model) and `world`.
         #[arg(long)]
         json: bool,
     },
@@ -158,8 +187,90 @@ fn print_evals(evals: &[ClickModelEval]) {
     }
 }
 
+fn fmt_errors(e: Option<Errors>) -> String {
+    e.map_or("–".into(), |e| format!("{:.4} / {:.4}", e.mean, e.max))
+}
+
+fn recovery(
+    queries: usize,
+    sessions: usize,
+    seed: u64,
+    data: Option<PathBuf>,
+    min_impressions: usize,
+    opts: &FitOptions,
+    json: bool,
+) -> Result<()> {
+    let known = ModelKind::ALL
+        .into_iter()
+        .map(|k| recover(k, queries, sessions, seed, opts))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let world = match data {
+        Some(dir) => {
+            let env = hyrank_experiment::env::SyntheticEnv::from_dir(&dir, 10)?;
+            let pages = read_sessions(&dir.join("events"), opts.max_rank)?;
+            Some(pbm_on_world(&env, &pages, opts, min_impressions)?)
+        }
+        None => None,
+    };
+    if json {
+        println!("{}", serde_json::json!({ "known": known, "world": world }));
+        return Ok(());
+    }
+    println!(
+        "{sessions} pages a model over {queries} queries of 40 documents (seed {seed}); errors as mean / largest absolute"
+    );
+    println!(
+        "{:<10} {:>22} {:>22} {:>22}",
+        "model", "examination", "attractiveness", "satisfaction"
+    );
+    for r in &known {
+        println!(
+            "{:<10} {:>22} {:>22} {:>22}",
+            r.model,
+            fmt_errors(r.examination),
+            fmt_errors(r.attractiveness),
+            fmt_errors(r.satisfaction)
+        );
+    }
+    if let Some(w) = world {
+        println!(
+            "PBM on the world's log ({} pages): examination relative to rank 1, fitted vs true:",
+            w.sessions
+        );
+        for (r, (got, want)) in w.examination.iter().enumerate() {
+            println!("  rank {:>2}: {got:.3} vs {want:.3}", r + 2);
+        }
+        println!(
+            "  attractiveness x top examination over the {} of {} pairs shown {}+ times: error {}; weighted by impressions {:.4}",
+            w.pairs.1,
+            w.pairs.0,
+            w.min_impressions,
+            fmt_errors(Some(w.attractiveness)),
+            w.attractiveness_weighted_mean
+        );
+    }
+    Ok(())
+}
+
 pub fn run(cmd: ClickModelCommand) -> Result<()> {
     match cmd {
+        ClickModelCommand::Recovery {
+            queries,
+            sessions,
+            seed,
+            data,
+            min_impressions,
+            fit: f,
+            json,
+        } => recovery(
+            queries,
+            sessions,
+            seed,
+            data,
+            min_impressions,
+            &f.options()?,
+            json,
+        )?,
         ClickModelCommand::Fit {
             log,
             model,

@@ -192,6 +192,10 @@ pub struct StudyArgs {
     /// Sessions per seed and method in the sensitivity study.
     #[arg(long, default_value_t = 200_000)]
     pub sensitivity_sessions: u64,
+    /// Cap on the sessions a method runs to reach p < 0.05 (0: ten times
+    /// --sensitivity-sessions).
+    #[arg(long, default_value_t = 0)]
+    pub sensitivity_max_sessions: u64,
     /// Seeds of the gate study.
     #[arg(long, default_value_t = 200)]
     pub gate_seeds: u64,
@@ -667,6 +671,7 @@ fn run_study_cmd(a: &StudyArgs) -> Result<()> {
         &StudyConfig {
             sensitivity_seeds: a.sensitivity_seeds,
             sensitivity_sessions: a.sensitivity_sessions,
+            sensitivity_max_sessions: a.sensitivity_max_sessions,
             gate_seeds: a.gate_seeds,
             offpolicy_seeds: a.offpolicy_seeds,
             offpolicy_sessions: a.offpolicy_sessions,

@@ -108,7 +108,9 @@ pub struct TrainArgs {
     /// Seed of the feature sampling [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Stop after this many rounds without a better validation nDCG; keep the best round.
+    /// Stop after this many rounds without a better validation nDCG; keep the
+    /// best round. Off by default (0: off); with --qrels it watches an eighth
+    /// of the training queries.
     #[arg(long)]
     pub early_stopping_rounds: Option<usize>,
     /// Cut-off of the validation nDCG.
@@ -200,7 +202,8 @@ pub fn run_train(a: TrainArgs) -> Result<()> {
     if a.out.is_none() && a.registry.is_none() {
         anyhow::bail!("give --out FILE or --registry DIR for the model");
     }
-    if a.early_stopping_rounds.is_some() && a.valid.is_none() {
+    let early_stopping_rounds = a.early_stopping_rounds.filter(|&n| n > 0);
+    if early_stopping_rounds.is_some() && a.valid.is_none() {
         anyhow::bail!("--early-stopping-rounds needs --valid FILE");
     }
     if a.model == ModelArg::Lr {
@@ -209,7 +212,7 @@ pub fn run_train(a: TrainArgs) -> Result<()> {
     let opts = LetorTrainOptions {
         params: params(&a)?,
         valid: a.valid.clone(),
-        early_stopping_rounds: a.early_stopping_rounds,
+        early_stopping_rounds,
         eval_at: a.eval_at,
     };
     let bar = progress_bar();

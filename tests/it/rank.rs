@@ -466,6 +466,26 @@ fn lambdamart_trained_on_judgments_ranks_and_reports_held_out_queries() {
         out.contains("held-out queries") && out.contains("registered as judged"),
         "{out}"
     );
+    // No early stopping unless asked for (ADR 0018).
+    assert!(!out.contains("early stopping"), "{out}");
+    let stopped = ok(&[
+        "train",
+        "--qrels",
+        &w.path("w/qrels.trec"),
+        "--queries",
+        &w.path("w/queries.tsv"),
+        "--index",
+        &index,
+        "--model",
+        "lambdamart",
+        "--valid-fraction",
+        "0.3",
+        "--early-stopping-rounds",
+        "3",
+        "--out",
+        &w.path("stopped.model"),
+    ]);
+    assert!(stopped.contains("(early stopping on "), "{stopped}");
     let held_out = std::fs::read_to_string(&held).unwrap();
     assert!(
         !held_out.trim().is_empty(),
@@ -477,8 +497,8 @@ fn lambdamart_trained_on_judgments_ranks_and_reports_held_out_queries() {
         "{m}"
     );
     assert!(
-        m.contains("\"unjudged\": \"drop\""),
-        "the default is recorded: {m}"
+        m.contains("\"unjudged\": \"drop\"") && m.contains("\"early_stopping_rounds\": null"),
+        "the defaults are recorded: {m}"
     );
     let text = ok(&[
         "search",

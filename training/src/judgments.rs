@@ -186,48 +186,67 @@ pub struct JudgedReport {
     pub trees: usize,
 }
 
-/// LambdaMART on `train`, early stopping on `stop` (rounds without a
-/// better nDCG@10), measured on `valid`, queries neither of the others has
-/// (so the reported figures are not the ones early stopping chose). The
-/// figures are over the retrieved rows only.
+/// Early stopping: the queries it watches and the rounds without a better
+/// nDCG@10 it waits.
+#[derive(Debug, Clone, Copy)]
+pub struct EarlyStopping<'a> {
+    /// Queries neither training nor validation has.
+    pub queries: &'a JudgedRows,
+    /// Rounds without a better nDCG@10 before it stops.
+    pub rounds: usize,
+}
+
+/// LambdaMART on `train`, with early stopping where given (on queries
+/// of their own: rounds without a better nDCG@10, the best round kept),
+/// measured on `valid`, queries neither of the others has (so the reported
+/// figures are not the ones early stopping chose). The figures are over the
+/// retrieved rows only. `progress` gets (round, rounds, the early-stopping
+/// queries' nDCG@10, NaN without them).
 pub fn train_on_judgments(
     train: &JudgedRows,
-    stop: &JudgedRows,
+    stop: Option<EarlyStopping<'_>>,
     valid: &JudgedRows,
     params: &GbdtParams,
-    early_stopping_rounds: Option<usize>,
     progress: &mut dyn FnMut(usize, usize, f64),
 ) -> Result<(TaskRanker, JudgedReport)> {
-    if train.queries.is_empty() || stop.queries.is_empty() || valid.queries.is_empty() {
+    let stop_queries = stop.map_or(0, |s| s.queries.queries.len());
+    if train.queries.is_empty() || valid.queries.is_empty() || (stop.is_some() && stop_queries == 0)
+    {
         return Err(Error::InvalidArgument(format!(
-            "{} training, {} early-stopping and {} validation queries: each needs at least one (change --valid-fraction)",
+            "{} training, {stop_queries} early-stopping and {} validation queries: each needs at least one (change --valid-fraction)",
             train.queries.len(),
-            stop.queries.len(),
             valid.queries.len()
         )));
     }
     let mut p = params.clone();
     p.objective = Objective::LambdaRank;
-    let retrieved = retrieved_only(stop)?;
-    let mut scores = vec![0.0; retrieved.x.rows()];
+    let watched = match stop {
+        Some(s) => Some(retrieved_only(s.queries)?),
+        None => None,
+    };
+    let mut scores = vec![0.0; watched.as_ref().map_or(0, |w| w.x.rows())];
     let (mut best, mut best_round, mut since) = (f64::NEG_INFINITY, 0, 0);
     let mut model = gbdt::train(&train.data, &p, |round| {
+        let Some((w, s)) = watched.as_ref().zip(stop) else {
+            progress(round.index + 1, p.num_trees, f64::NAN);
+            return true;
+        };
         if round.index == 0 {
             scores.iter_mut().for_each(|s| *s = round.init_score);
         }
         for (r, s) in scores.iter_mut().enumerate() {
-            *s += round.tree.predict(retrieved.x.row(r));
+            *s += round.tree.predict(w.x.row(r));
         }
-        let v = mean_ndcg(&retrieved, &scores, 10);
+        let v = mean_ndcg(w, &scores, 10);
         progress(round.index + 1, p.num_trees, v);
         if v > best {
             (best, best_round, since) = (v, round.index + 1, 0);
         } else {
             since += 1;
         }
-        early_stopping_rounds.is_none_or(|n| since < n)
+        since < s.rounds
     })?;
-    if early_stopping_rounds.is_some() && best_round > 0 {
+    if stop.is_some() && best_round > 0 {
         model.truncate(best_round);
     }
     let names: Vec<String> = features::NAMES.iter().map(|s| (*s).to_owned()).collect();
@@ -238,7 +257,7 @@ pub fn train_on_judgments(
     let retrieval: Vec<f64> = (0..n).map(|i| -(i as f64)).collect();
     let report = JudgedReport {
         train_queries: train.queries.len(),
-        stop_queries: stop.queries.len(),
+        stop_queries,
         train_rows: train.data.x.rows(),
         valid_queries: valid.queries.len(),
         valid_ndcg10_retrieval: mean_ndcg(&retrieved, &retrieval, 10),

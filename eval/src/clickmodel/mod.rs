@@ -34,6 +34,7 @@
 //! occurrence, so that a pair seen once is not 0 or 1.
 
 mod fit;
+pub mod recovery;
 mod sessions;
 
 use std::collections::BTreeMap;

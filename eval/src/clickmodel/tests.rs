@@ -1,43 +1,6 @@
+use super::recovery::{known_attractiveness as attractiveness, simulate, WEB_EXAMINATION as WEB};
 use super::*;
 use crate::significance::SplitMix64;
-
-/// Pages of 10 drawn from 40 documents per query in a random order, clicks
-/// drawn from `truth`.
-fn simulate(truth: &ClickModel, queries: usize, sessions: usize, seed: u64) -> Vec<ClickSession> {
-    let mut rng = SplitMix64::new(seed);
-    (0..sessions)
-        .map(|_| {
-            let q = format!("q{}", rng.below(queries));
-            let mut pool: Vec<usize> = (0..40).collect();
-            for i in (1..pool.len()).rev() {
-                pool.swap(i, rng.below(i + 1));
-            }
-            let docs: Vec<String> = pool[..10].iter().map(|d| format!("d{d}")).collect();
-            let clicks = truth.sample_clicks(&q, &docs, &mut || rng.next_f64());
-            ClickSession {
-                query: q,
-                docs,
-                clicks,
-            }
-        })
-        .collect()
-}
-
-fn attractiveness(queries: usize) -> PairParams {
-    let mut values = BTreeMap::new();
-    for q in 0..queries {
-        let m: BTreeMap<String, f64> = (0..40)
-            .map(|d| {
-                let a = 0.05 + 0.9 * (((q * 7 + d * 13) % 40) as f64 / 39.0).powi(2);
-                (format!("d{d}"), a)
-            })
-            .collect();
-        values.insert(format!("q{q}"), m);
-    }
-    PairParams { prior: 0.3, values }
-}
-
-const WEB: [f64; 10] = [0.81, 0.57, 0.47, 0.39, 0.30, 0.27, 0.25, 0.21, 0.22, 0.21];
 
 #[test]
 fn pbm_recovers_examination_and_attractiveness() {

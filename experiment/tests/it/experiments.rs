@@ -13,6 +13,7 @@ use hyrank_experiment::gate::{run_gate, GatePolicy};
 use hyrank_experiment::interleave::{page_of, run_interleave, Credit, InterleaveConfig};
 use hyrank_experiment::offpolicy::{estimate, simulate_log, LoggedVisit};
 use hyrank_experiment::policy::{CachedPolicy, Improvement};
+use hyrank_experiment::recovery::pbm_on_world;
 use hyrank_experiment::study::{run_study, StudyConfig};
 
 fn env() -> SyntheticEnv {
@@ -218,15 +219,21 @@ fn a_fitted_environment_reproduces_the_logged_click_rates() {
         let m = fit(kind, train, &opts).unwrap();
         assert!(ll(&m) > ctr, "{kind:?}: {} vs rank-CTR {ctr}", ll(&m));
     }
-    // PBM recovers the world's examination curve (relative to rank 1).
-    let ClickModel::Pbm { gamma, .. } = fit(ModelKind::Pbm, &sessions, &opts).unwrap() else {
-        panic!()
-    };
+    // PBM recovers the world's examination curve (relative to rank 1) and
+    // its attractiveness.
+    let w = pbm_on_world(&env, &sessions, &opts, 20).unwrap();
     let web = |r: usize| hyrank_data::synth::Examination::Web.probability(r + 1);
-    for r in 1..10 {
-        let (got, want) = (gamma[r] / gamma[0], web(r) / web(0));
-        assert!((got - want).abs() < 0.08, "rank {}: {got} vs {want}", r + 1);
+    assert_eq!(w.examination.len(), 9);
+    for (r, &(got, want)) in w.examination.iter().enumerate() {
+        assert!((want - web(r + 1) / web(0)).abs() < 1e-12);
+        assert!((got - want).abs() < 0.08, "rank {}: {got} vs {want}", r + 2);
     }
+    assert!(w.pairs.1 > 0 && w.pairs.1 <= w.pairs.0, "{:?}", w.pairs);
+    assert!(
+        w.attractiveness_weighted_mean < 0.03,
+        "attractiveness error {}",
+        w.attractiveness_weighted_mean
+    );
     // An environment fitted on PBM predicts the base ranker's clicks.
     let events = Vec::new();
     let pbm = fit(ModelKind::Pbm, &sessions, &opts).unwrap();
@@ -256,6 +263,7 @@ fn a_small_study_runs_end_to_end() {
         &StudyConfig {
             sensitivity_seeds: 4,
             sensitivity_sessions: 4000,
+            sensitivity_max_sessions: 40_000,
             gate_seeds: 4,
             offpolicy_seeds: 4,
             offpolicy_sessions: 2000,
@@ -272,6 +280,16 @@ fn a_small_study_runs_end_to_end() {
         "{:?}",
         r.sensitivity
     );
+    // Run until significant: interleaving gets there first, and every
+    // figure lies on the checking grid within the cap.
+    let s = &r.sensitivity;
+    assert!(s.ratio_to_significance_clicks.median > 1.0, "{s:?}");
+    for x in [
+        s.ab_sessions_to_significance.median,
+        s.td_clicks_sessions_to_significance.median,
+    ] {
+        assert!((1000.0..=40_000.0).contains(&x) && x % 1000.0 == 0.0, "{x}");
+    }
     assert_eq!(r.offpolicy.coverage.len(), 6);
     assert!(r.gate.promoted[2] == 0.0);
 }
