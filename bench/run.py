@@ -300,8 +300,7 @@ def experiments_section(world=None):
     if not os.path.exists(os.path.join(world_r, "world.json")):
         subprocess.run([HYRANK, "data", "generate", "--out", world_r, "--seed", "42", "--products", "20000",
                         "--queries", "1000", "--events", "300000", "--randomize", "0.3,10"], check=True, capture_output=True, cwd=ROOT)
-    c_rec_r = [HYRANK, "--threads", str(THREADS), "clickmodel", "recovery", "--sessions", "1", "--queries", "1",
-               "--data", world_r, "--json"]
+    c_rec_r = c_rec[:-3] + ["--data", world_r, "--json"]
     rec_r = json.loads(subprocess.run(c_rec_r, check=True, capture_output=True, text=True, cwd=ROOT).stdout.strip().splitlines()[-1])
     ab_stem = os.path.join(world, "ab-bm25-vs-logging")
     c_ab = [HYRANK, "--threads", str(THREADS), "experiment", "ab", "--control", "logging", "--treatment", "bm25",

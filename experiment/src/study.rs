@@ -20,6 +20,7 @@ use hyrank_data::policy::RankingPolicy;
 use hyrank_eval::abtest::{normal_quantile, two_proportion, Moments};
 use hyrank_eval::gate::Decision;
 use hyrank_eval::interleaving::{sign_test, Method};
+use hyrank_eval::offpolicy::Estimate;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::sync::Arc;
@@ -117,10 +118,10 @@ pub struct Sensitivity {
     pub ratio_to_significance_clicks: Spread,
     /// A/B ÷ team-draft (purchases), per seed.
     pub ratio_to_significance_purchases: Spread,
-    /// The cap, and the seeds that reached it without significance: A/B,
-    /// TD clicks, TD purchases.
+    /// The cap on sessions to significance.
     pub max_sessions: u64,
-    /// Seeds that never reached p < 0.05 within the cap.
+    /// Seeds that never reached p < 0.05 within the cap: A/B, TD clicks,
+    /// TD purchases.
     pub not_reached: [u64; 3],
 }
 
@@ -187,18 +188,7 @@ pub struct OffPolicyCoverage {
     /// Per reward and estimator.
     pub coverage: Vec<Coverage>,
     /// Per seed, per reward and estimator in `coverage`'s order.
-    pub per_seed: Vec<Vec<SeedEstimate>>,
-}
-
-/// One estimator's answer on one seed's log.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct SeedEstimate {
-    /// The estimate.
-    pub value: f64,
-    /// Its standard error.
-    pub std_error: f64,
-    /// Its interval.
-    pub ci: (f64, f64),
+    pub per_seed: Vec<Vec<Estimate>>,
 }
 
 /// Everything a study measured.
@@ -494,7 +484,7 @@ pub fn run_study(
     ));
 
     let t2 = std::time::Instant::now();
-    let estimates: Vec<Vec<SeedEstimate>> = (0..config.offpolicy_seeds)
+    let estimates: Vec<Vec<Estimate>> = (0..config.offpolicy_seeds)
         .into_par_iter()
         .map(|s| {
             let log = simulate_log(
@@ -507,13 +497,7 @@ pub fn run_study(
             let r = estimate(&log, &better_p, 0.95, None)?;
             Ok(r.rewards
                 .iter()
-                .flat_map(|rw| {
-                    rw.estimates.iter().map(|e| SeedEstimate {
-                        value: e.value,
-                        std_error: e.std_error,
-                        ci: e.ci,
-                    })
-                })
+                .flat_map(|rw| rw.estimates.iter().copied())
                 .collect())
         })
         .collect::<Result<_>>()?;
