@@ -22,7 +22,7 @@ pub enum ClickModelCommand {
         /// Interaction log folder (or file).
         #[arg(long)]
         log: PathBuf,
-        /// pbm, cascade, dbn, sdbn, ubm or rank_ctr.
+        /// pbm, cascade, dbn, sdbn, ubm, dcm or rank_ctr.
         #[arg(long)]
         model: String,
         /// The model file to write.

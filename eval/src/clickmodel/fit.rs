@@ -1,4 +1,4 @@
-//! Fitting: counting (rank-CTR, cascade, SDBN) and EM (PBM, UBM, DBN).
+//! Fitting: counting (rank-CTR, cascade, SDBN) and EM (PBM, UBM, DBN, DCM).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -191,7 +191,71 @@ pub fn fit(kind: ModelKind, sessions: &[ClickSession], opts: &FitOptions) -> Res
             }
         }
         ModelKind::Dbn => dbn_em(&ix, opts),
+        ModelKind::Dcm => dcm_em(&ix, opts),
     })
+}
+
+/// EM for the dependent click model. Down to a page's last click every
+/// result was examined; below it, all were examined if the user went on
+/// after that click, none otherwise (a result not clicked never stops the
+/// scan). The hidden variable is that one choice: with `l` the last click
+/// and `P = Π_(r > l) (1 − α_r)`, `P(went on | clicks) = λ_l P / (1 − λ_l
+/// + λ_l P)`. A page without clicks was examined to the bottom.
+fn dcm_em(ix: &Indexed, opts: &FitOptions) -> ClickModel {
+    let np = ix.pairs.len();
+    let den_a = ix.occurrences();
+    let mut den_l = vec![0.0; ix.ranks];
+    for (p, clicks) in &ix.sessions {
+        for r in 0..p.len() {
+            if clicks[r] {
+                den_l[r] += 1.0;
+            }
+        }
+    }
+    let mut alpha = vec![0.5; np];
+    let mut prior = 0.5;
+    let mut lambda = vec![0.5; ix.ranks];
+    for _ in 0..opts.iterations.max(1) {
+        let mut num_a = vec![0.0; np];
+        let mut num_l = vec![0.0; ix.ranks];
+        for (p, clicks) in &ix.sessions {
+            let last = clicks.iter().rposition(|&c| c);
+            let went_on = last.map_or(1.0, |l| {
+                let below: f64 = p[l + 1..]
+                    .iter()
+                    .map(|&i| 1.0 - alpha[i as usize])
+                    .product();
+                let g = lambda[l] * below;
+                let z = 1.0 - lambda[l] + g;
+                if z > 0.0 {
+                    g / z
+                } else {
+                    0.0
+                }
+            });
+            for r in 0..p.len() {
+                let i = p[r] as usize;
+                if clicks[r] {
+                    num_a[i] += 1.0;
+                    // Went on after every click but the last, surely.
+                    num_l[r] += if Some(r) == last { went_on } else { 1.0 };
+                } else if last.is_some_and(|l| r > l) {
+                    // Attracted only if never examined.
+                    num_a[i] += (1.0 - went_on) * alpha[i];
+                }
+            }
+        }
+        (alpha, prior) = smooth(&num_a, &den_a, opts.prior_strength);
+        for r in 0..lambda.len() {
+            if den_l[r] > 0.0 {
+                lambda[r] = (num_l[r] / den_l[r]).clamp(0.0, 1.0);
+            }
+        }
+    }
+    ClickModel::Dcm {
+        lambda,
+        alpha: ix.export(&alpha, prior),
+    }
 }
 
 /// EM for the models with `P(C_r = 1) = γ_slot · α_pair`, clicks

@@ -1,6 +1,7 @@
 //! Click models fitted on logs: rank-CTR (the baseline), the position-based
 //! model (PBM), cascade, the dynamic Bayesian network (DBN) and its
-//! simplified form (SDBN), and the user browsing model (UBM).
+//! simplified form (SDBN), the user browsing model (UBM) and the dependent
+//! click model (DCM).
 //!
 //! Definitions follow Chuklin, Markov and de Rijke, *Click Models for Web
 //! Search* (2015) and PyClick, whose evaluation we reproduce:
@@ -26,6 +27,7 @@
 //! | DBN | `P(E_r = 1 \| C_<r) · α_qd`; after a click the user stops with `σ_qd`, else continues with `γ` | EM with forward-backward (Chapelle & Zhang 2009) |
 //! | SDBN | DBN with `γ = 1` | MLE up to the last click |
 //! | UBM | `γ_(r, r') · α_qd`, `r'` the rank of the previous click (0: none) | EM (Dupret & Piwowarski 2008) |
+//! | DCM | `P(E_r = 1 \| C_<r) · α_qd`; the user goes on past a result not clicked, and after a click at r with `λ_r` | EM over whether the user went on after the last click (Guo, Liu & Wang 2009; their estimator assumes not) |
 //!
 //! Unseen query-document pairs take the model's prior (written in the
 //! model file): the mean of the fitted parameter over the training
@@ -78,17 +80,20 @@ pub enum ModelKind {
     Sdbn,
     /// User browsing model.
     Ubm,
+    /// Dependent click model.
+    Dcm,
 }
 
 impl ModelKind {
     /// Every model, baseline first.
-    pub const ALL: [ModelKind; 6] = [
+    pub const ALL: [ModelKind; 7] = [
         ModelKind::RankCtr,
         ModelKind::Pbm,
         ModelKind::Cascade,
         ModelKind::Dbn,
         ModelKind::Sdbn,
         ModelKind::Ubm,
+        ModelKind::Dcm,
     ];
 
     /// Its name on the command line.
@@ -100,10 +105,12 @@ impl ModelKind {
             ModelKind::Dbn => "dbn",
             ModelKind::Sdbn => "sdbn",
             ModelKind::Ubm => "ubm",
+            ModelKind::Dcm => "dcm",
         }
     }
 
-    /// Parses a name (`pbm`, `cascade`, `dbn`, `sdbn`, `ubm`, `rank_ctr`).
+    /// Parses a name (`pbm`, `cascade`, `dbn`, `sdbn`, `ubm`, `dcm`,
+    /// `rank_ctr`).
     pub fn parse(s: &str) -> Result<Self> {
         let s = s.trim().to_ascii_lowercase().replace('-', "_");
         Self::ALL
@@ -111,7 +118,7 @@ impl ModelKind {
             .find(|k| k.name() == s || (s == "ctr" && *k == ModelKind::RankCtr))
             .ok_or_else(|| {
                 Error::InvalidArgument(format!(
-                    "unknown click model `{s}` (pbm, cascade, dbn, sdbn, ubm, rank_ctr)"
+                    "unknown click model `{s}` (pbm, cascade, dbn, sdbn, ubm, dcm, rank_ctr)"
                 ))
             })
     }
@@ -199,6 +206,15 @@ pub enum ClickModel {
         /// Attractiveness.
         alpha: PairParams,
     },
+    /// Guo, Liu & Wang's dependent click model: a top-down scan that
+    /// always goes on past a result not clicked and, after a click at rank
+    /// r, goes on with `lambda[r]`; `P(C_r = 1 | E_r = 1) = α_qd`.
+    Dcm {
+        /// Continuation after a click, per rank.
+        lambda: Vec<f64>,
+        /// Attractiveness.
+        alpha: PairParams,
+    },
 }
 
 fn at<T: Copy>(v: &[T], r: usize, default: T) -> T {
@@ -215,6 +231,7 @@ impl ClickModel {
             ClickModel::Dbn { .. } => ModelKind::Dbn,
             ClickModel::Sdbn { .. } => ModelKind::Sdbn,
             ClickModel::Ubm { .. } => ModelKind::Ubm,
+            ClickModel::Dcm { .. } => ModelKind::Dcm,
         }
     }
 
@@ -226,7 +243,8 @@ impl ClickModel {
             | ClickModel::Cascade { alpha }
             | ClickModel::Dbn { alpha, .. }
             | ClickModel::Sdbn { alpha, .. }
-            | ClickModel::Ubm { alpha, .. } => Some(alpha.get(query, doc)),
+            | ClickModel::Ubm { alpha, .. }
+            | ClickModel::Dcm { alpha, .. } => Some(alpha.get(query, doc)),
         }
     }
 
@@ -292,6 +310,29 @@ impl ClickModel {
                     })
                     .collect()
             }
+            ClickModel::Dcm { lambda, alpha } => {
+                // e: P(E_r = 1 | C_<r). Certain down to the last click;
+                // after it, the chance the user went on, given no click
+                // since.
+                let mut e = 1.0;
+                (0..n)
+                    .map(|r| {
+                        let a = alpha.get(query, &docs[r]);
+                        let p = e * a;
+                        e = if clicked(r) {
+                            at(lambda, r, 0.5)
+                        } else {
+                            let denom = 1.0 - e * a;
+                            if denom > 0.0 {
+                                e * (1.0 - a) / denom
+                            } else {
+                                0.0
+                            }
+                        };
+                        p
+                    })
+                    .collect()
+            }
         }
     }
 
@@ -337,6 +378,17 @@ impl ClickModel {
                     out.push(p);
                 }
                 out
+            }
+            ClickModel::Dcm { lambda, alpha } => {
+                let mut e = 1.0;
+                (0..n)
+                    .map(|r| {
+                        let a = alpha.get(query, &docs[r]);
+                        let p = e * a;
+                        e *= 1.0 - a + a * at(lambda, r, 0.5);
+                        p
+                    })
+                    .collect()
             }
         }
     }
@@ -506,6 +558,12 @@ impl ClickModelFile {
                     for (j, v) in row.iter().enumerate() {
                         bad(&format!("gamma[{r}][{j}]"), *v)?;
                     }
+                }
+                pairs("alpha", alpha)?;
+            }
+            ClickModel::Dcm { lambda, alpha } => {
+                for (r, v) in lambda.iter().enumerate() {
+                    bad(&format!("lambda[{r}]"), *v)?;
                 }
                 pairs("alpha", alpha)?;
             }

@@ -59,8 +59,9 @@ fn known_satisfaction(queries: usize) -> PairParams {
 /// The known model of a kind: PBM with the world's examination curve;
 /// cascade; DBN with continuation 0.8 and satisfaction `0.3 + 0.4 α`; SDBN
 /// with the same satisfaction; UBM with `γ_(r, 0)` the world's curve and,
-/// after a click at rank j, `γ_(r, j+1) = 0.9 · 0.85^(r − j − 1)`; rank-CTR
-/// with a third of the world's curve.
+/// after a click at rank j, `γ_(r, j+1) = 0.9 · 0.85^(r − j − 1)`; DCM with
+/// continuation `λ_r = 0.7 − 0.04 r` after a click at 0-based rank r;
+/// rank-CTR with a third of the world's curve.
 pub fn known_model(kind: ModelKind, queries: usize) -> ClickModel {
     let alpha = known_attractiveness(queries);
     match kind {
@@ -94,6 +95,12 @@ pub fn known_model(kind: ModelKind, queries: usize) -> ClickModel {
                         })
                         .collect()
                 })
+                .collect(),
+            alpha,
+        },
+        ModelKind::Dcm => ClickModel::Dcm {
+            lambda: (0..WEB_EXAMINATION.len())
+                .map(|r| 0.7 - 0.04 * r as f64)
                 .collect(),
             alpha,
         },
@@ -276,6 +283,24 @@ pub fn recover(
             })));
             r.attractiveness = Some(pair_errors(a, ta, queries, [g0, t0]));
         }
+        (
+            ClickModel::Dcm {
+                lambda: l,
+                alpha: a,
+            },
+            ClickModel::Dcm {
+                lambda: tl,
+                alpha: ta,
+            },
+        ) => {
+            // What follows a click on a page's last result is never seen:
+            // its λ is not identified and not compared.
+            let seen = tl.len().min(l.len()).saturating_sub(1);
+            r.examination = Some(Errors::of(
+                l[..seen].iter().copied().zip(tl[..seen].iter().copied()),
+            ));
+            r.attractiveness = Some(pair_errors(a, ta, queries, [1.0, 1.0]));
+        }
         _ => {
             return Err(Error::InvalidArgument(format!(
                 "fitting {kind} gave a {} model",
@@ -314,7 +339,7 @@ mod tests {
             let has = [r.examination, r.attractiveness, r.satisfaction].map(|e| e.is_some());
             let want = match kind {
                 ModelKind::RankCtr => [true, false, false],
-                ModelKind::Pbm | ModelKind::Ubm => [true, true, false],
+                ModelKind::Pbm | ModelKind::Ubm | ModelKind::Dcm => [true, true, false],
                 ModelKind::Cascade => [false, true, false],
                 ModelKind::Dbn => [true, true, true],
                 ModelKind::Sdbn => [false, true, true],

@@ -92,6 +92,10 @@ fn full_probabilities_match_the_models_own_draws() {
                         .collect()
                 })
                 .collect(),
+            alpha: alpha.clone(),
+        },
+        ClickModel::Dcm {
+            lambda: (0..10).map(|r| 0.75 - 0.05 * r as f64).collect(),
             alpha,
         },
     ];
@@ -139,6 +143,7 @@ fn position_aware_models_beat_rank_ctr_on_held_out_pages() {
         ModelKind::Dbn,
         ModelKind::Ubm,
         ModelKind::Sdbn,
+        ModelKind::Dcm,
     ] {
         let e = eval_of(k);
         assert!(
@@ -175,7 +180,7 @@ fn unseen_pairs_take_the_prior_and_files_round_trip() {
     assert!(e.to_string().contains("gamma[0] = 1.5"), "{e}");
     let e = ClickModelFile::parse(r#"{"format":"hyrank-click-model","version":1,"sessions":1,"max_rank":10,"model":{"model":"pbn"}}"#, "m.json").unwrap_err();
     assert!(e.to_string().contains("m.json:1"), "{e}");
-    assert!(ModelKind::parse("dcm").is_err());
+    assert!(ModelKind::parse("fcm").is_err());
     assert!(fit(ModelKind::Pbm, &[], &FitOptions::default()).is_err());
 }
 
@@ -241,3 +246,29 @@ fn sessions_join_clicks_and_count_what_they_leave_out() {
 }
 
 use hyrank_data::InteractionEvent;
+
+#[test]
+fn dcm_probabilities_follow_its_definition() {
+    // Two results, α = 0.5 each (the prior), λ_1 = 0.4 after a click at
+    // rank 1.
+    let m = ClickModel::Dcm {
+        lambda: vec![0.4, 0.4],
+        alpha: PairParams {
+            prior: 0.5,
+            values: BTreeMap::new(),
+        },
+    };
+    let docs = ["a".to_string(), "b".to_string()];
+    // Not clicked at rank 1: the scan goes on, rank 2 is examined.
+    let p = m.conditional_probs("q", &docs, &[false, false]);
+    assert!(
+        (p[0] - 0.5).abs() < 1e-12 && (p[1] - 0.5).abs() < 1e-12,
+        "{p:?}"
+    );
+    // Clicked at rank 1: rank 2 is examined with λ_1.
+    let p = m.conditional_probs("q", &docs, &[true, false]);
+    assert!((p[1] - 0.4 * 0.5).abs() < 1e-12, "{p:?}");
+    // Unconditionally: P(E_2) = (1 − α) + α λ = 0.7.
+    let f = m.full_probs("q", &docs);
+    assert!((f[1] - 0.7 * 0.5).abs() < 1e-12, "{f:?}");
+}
