@@ -6,8 +6,12 @@
 //!   is drawn once and shown to both methods), the sessions an A/B test
 //!   (conversion rate, two arms) and team-draft interleaving (click
 //!   credit, and purchase credit) need to reach p < 0.05 in the right
-//!   direction, checked every [`CHECK_EVERY`] sessions, run on past the
-//!   budget up to a cap; the sessions each needs for 80 % power at
+//!   direction, looked at every [`CHECK_EVERY`] sessions up to a cap past
+//!   the budget: when p < 0.05 first appears, and the sessions from which
+//!   every look to the cap gives it (significance reached and kept: with
+//!   many looks an underpowered test crosses by chance, so the first
+//!   crossing favours the method looked at more often per unit of
+//!   evidence, here A/B); the sessions each needs for 80 % power at
 //!   α = 0.05, from the seed's observed effect and variance at the
 //!   budget; their ratios per seed, summarised over the seeds, and how
 //!   often each detects the difference within the budget;
@@ -118,11 +122,29 @@ pub struct Sensitivity {
     pub ratio_to_significance_clicks: Spread,
     /// A/B ÷ team-draft (purchases), per seed.
     pub ratio_to_significance_purchases: Spread,
-    /// The cap on sessions to significance.
+    /// Sessions (both arms) from which every look of the A/B test, to the
+    /// cap, gave p < 0.05 in the right direction: the sessions it needs to
+    /// reach significance and keep it. A seed not significant at the cap
+    /// counts as the cap.
+    pub ab_sessions_to_stay_significant: Spread,
+    /// The same for team-draft, click credit.
+    pub td_clicks_sessions_to_stay_significant: Spread,
+    /// The same for team-draft, purchase credit.
+    pub td_purchases_sessions_to_stay_significant: Spread,
+    /// A/B ÷ team-draft (clicks) of the sessions until significance stays,
+    /// per seed.
+    pub ratio_to_stay_significant_clicks: Spread,
+    /// A/B ÷ team-draft (purchases), per seed.
+    pub ratio_to_stay_significant_purchases: Spread,
+    /// The cap on sessions to significance: every method runs to it.
     pub max_sessions: u64,
     /// Seeds that never reached p < 0.05 within the cap: A/B, TD clicks,
     /// TD purchases.
     pub not_reached: [u64; 3],
+    /// Seeds not significant at the cap: A/B, TD clicks, TD purchases.
+    pub not_settled: [u64; 3],
+    /// Sessions for 80 % power from every seed's sessions to the cap.
+    pub pooled: PooledPower,
 }
 
 /// How often the run-until-significant measurement looks at the p-value.
@@ -135,8 +157,42 @@ struct SeedSensitivity {
     needed: [f64; 3],
     /// Detected within the budget.
     detected: [bool; 3],
-    /// Sessions until p < 0.05 (`None`: not within the cap).
+    /// Sessions until p < 0.05 first appeared (`None`: not within the cap).
     to_significance: [Option<u64>; 3],
+    /// Sessions from which every look up to the cap gave p < 0.05 (`None`:
+    /// not significant at the cap).
+    to_stay_significant: [Option<u64>; 3],
+    /// The counts at the cap, for the figures pooled over seeds.
+    totals: (AbCounts, [TdCounts; 2]),
+}
+
+/// One method's path of looks: when p < 0.05 first appeared, and the last
+/// look without it.
+#[derive(Debug, Default, Clone, Copy)]
+struct Looks {
+    first: Option<u64>,
+    last_miss: Option<u64>,
+    significant: bool,
+}
+
+impl Looks {
+    fn look(&mut self, n: u64, significant: bool) {
+        self.significant = significant;
+        if significant {
+            self.first.get_or_insert(n);
+        } else {
+            self.last_miss = Some(n);
+        }
+    }
+
+    /// Sessions from which every later look was significant: the look
+    /// after the last miss (`None` when the latest look missed).
+    fn settled(&self) -> Option<u64> {
+        if !self.significant {
+            return None;
+        }
+        Some(self.last_miss.map_or(CHECK_EVERY, |m| m + CHECK_EVERY))
+    }
 }
 
 /// The gate study.
@@ -276,6 +332,85 @@ impl TdCounts {
     fn significant(&self) -> bool {
         self.wins[0] > self.wins[1] && sign_test(self.wins[0], self.wins[1]) < 0.05
     }
+
+    /// Sessions for 80 % power from the counts (outcomes are +1, −1, 0).
+    fn needed(&self) -> f64 {
+        let n = self.moments.n.max(1) as f64;
+        let (w, l) = (self.wins[0] as f64, self.wins[1] as f64);
+        let mean = (w - l) / n;
+        needed(mean, (w + l) / n - mean * mean)
+    }
+}
+
+/// Sessions for 80 % power of A/B, TD clicks and TD purchases from the
+/// counts of `seeds` added up.
+fn pooled_needed<'a>(seeds: impl Iterator<Item = &'a SeedSensitivity>) -> [f64; 3] {
+    let mut ab = AbCounts::default();
+    let mut td = [TdCounts::default(); 2];
+    for s in seeds {
+        let (a, t) = &s.totals;
+        for j in 0..2 {
+            ab.conv[j] += a.conv[j];
+            ab.n[j] += a.n[j];
+            td[j].wins[0] += t[j].wins[0];
+            td[j].wins[1] += t[j].wins[1];
+            td[j].moments.n += t[j].moments.n;
+        }
+    }
+    [ab.needed(), td[0].needed(), td[1].needed()]
+}
+
+/// The A/B ÷ team-draft ratios of sessions for 80 % power from every
+/// seed's sessions pooled, with 95 % percentile intervals from resampling
+/// the seeds (`resamples` times).
+fn pooled_ratios(per_seed: &[SeedSensitivity], resamples: usize) -> PooledPower {
+    let ratio = |n: [f64; 3]| [n[0] / n[1], n[0] / n[2]];
+    let needed = pooled_needed(per_seed.iter());
+    let mut rng = hyrank_eval::significance::SplitMix64::new(0xB007);
+    let mut draws: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    for _ in 0..resamples {
+        let r = ratio(pooled_needed(
+            (0..per_seed.len()).map(|_| &per_seed[rng.below(per_seed.len())]),
+        ));
+        for j in 0..2 {
+            if r[j].is_finite() {
+                draws[j].push(r[j]);
+            }
+        }
+    }
+    let ci = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        if v.is_empty() {
+            return [f64::NAN, f64::NAN];
+        }
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        [at(0.025), at(0.975)]
+    };
+    let [d0, d1] = draws;
+    PooledPower {
+        sessions: per_seed
+            .iter()
+            .map(|s| s.totals.0.n[0] + s.totals.0.n[1])
+            .sum(),
+        sessions_needed: needed,
+        ratio: ratio(needed),
+        ratio_ci: [ci(d0), ci(d1)],
+    }
+}
+
+/// Sessions for 80 % power from all seeds' sessions together: the
+/// methods' per-session effect and variance, known far better than from
+/// one seed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PooledPower {
+    /// Sessions pooled per method.
+    pub sessions: u64,
+    /// Sessions needed: A/B (both arms), TD clicks, TD purchases.
+    pub sessions_needed: [f64; 3],
+    /// A/B ÷ team-draft: clicks, purchases.
+    pub ratio: [f64; 2],
+    /// 95 % intervals of the ratios (seeds resampled).
+    pub ratio_ci: [[f64; 2]; 2],
 }
 
 fn sensitivity_seed(
@@ -289,46 +424,44 @@ fn sensitivity_seed(
     let k = env.page_size();
     let mut ab = AbCounts::default();
     let mut td = [TdCounts::default(); 2];
+    let mut looks = [Looks::default(); 3];
     let mut out = SeedSensitivity {
         needed: [f64::INFINITY; 3],
         detected: [false; 3],
         to_significance: [None; 3],
+        to_stay_significant: [None; 3],
+        totals: Default::default(),
     };
-    let cap = max_sessions.max(sessions);
+    // Every method runs to the cap: whether p < 0.05 stays is known only
+    // there. The cap is a whole number of looks.
+    let cap = max_sessions.max(sessions).div_ceil(CHECK_EVERY) * CHECK_EVERY;
     for i in 0..cap {
-        let ab_on = i < sessions || out.to_significance[0].is_none();
-        let td_on = i < sessions || out.to_significance[1..].iter().any(Option::is_none);
-        if !ab_on && !td_on {
-            break;
-        }
         // One visit (user, query, price sensitivity) for both methods.
         let mut r = rng(session_seed(seed, i));
         let v = env.visit(&mut r);
-        if ab_on {
-            // A/B: half the users on each ranker.
-            let t = usize::from(in_treatment(v.user, seed, 0.5));
-            let p = [base, better][t].list(&v.query_id, &v.query)?;
-            let re = env.react(&v, &p[..p.len().min(k)], &mut r);
-            ab.n[t] += 1;
-            ab.conv[t] += u64::from(re.n_purchases() > 0);
-        }
-        if td_on {
-            let mut r = rng(session_seed(seed ^ 0x7D, i));
-            let lists = [
-                better.list(&v.query_id, &v.query)?.to_vec(),
-                base.list(&v.query_id, &v.query)?.to_vec(),
-            ];
-            let il = page_of(
-                Method::TeamDraft,
-                &lists,
-                k,
-                0,
-                visit_seed(seed, v.user, &v.query_id.0),
-            )?;
-            let re = env.react(&v, &il.docs, &mut r);
-            td[0].add(&il.credit(&re.clicks));
-            td[1].add(&il.credit(&re.purchases));
-        }
+        let ranked = [
+            base.list(&v.query_id, &v.query)?,
+            better.list(&v.query_id, &v.query)?,
+        ];
+        // A/B: half the users on each ranker.
+        let t = usize::from(in_treatment(v.user, seed, 0.5));
+        let p = &ranked[t];
+        let re = env.react(&v, &p[..p.len().min(k)], &mut r);
+        ab.n[t] += 1;
+        ab.conv[t] += u64::from(re.n_purchases() > 0);
+        // Team-draft: both rankers on one page.
+        let mut r = rng(session_seed(seed ^ 0x7D, i));
+        let lists = [ranked[1].to_vec(), ranked[0].to_vec()];
+        let il = page_of(
+            Method::TeamDraft,
+            &lists,
+            k,
+            0,
+            visit_seed(seed, v.user, &v.query_id.0),
+        )?;
+        let re = env.react(&v, &il.docs, &mut r);
+        td[0].add(&il.credit(&re.clicks));
+        td[1].add(&il.credit(&re.purchases));
         let n = i + 1;
         if n == sessions {
             out.needed = [
@@ -340,13 +473,14 @@ fn sensitivity_seed(
         }
         if n % CHECK_EVERY == 0 {
             let now = [ab.significant(), td[0].significant(), td[1].significant()];
-            for (first, hit) in out.to_significance.iter_mut().zip(now) {
-                if first.is_none() && hit {
-                    *first = Some(n);
-                }
+            for (l, hit) in looks.iter_mut().zip(now) {
+                l.look(n, hit);
             }
         }
     }
+    out.to_significance = looks.map(|l| l.first);
+    out.to_stay_significant = looks.map(|l| l.settled());
+    out.totals = (ab, td);
     Ok(out)
 }
 
@@ -416,6 +550,21 @@ pub fn run_study(
             .filter(|r| r.to_significance[j].is_none())
             .count() as u64
     };
+    let settled =
+        |r: &SeedSensitivity, j: usize| r.to_stay_significant[j].unwrap_or(max_sessions) as f64;
+    let to_stay = |j: usize| per_seed.iter().map(|r| settled(r, j)).collect::<Vec<_>>();
+    let stay_ratio = |j: usize| {
+        per_seed
+            .iter()
+            .map(|r| settled(r, 0) / settled(r, j))
+            .collect::<Vec<_>>()
+    };
+    let unsettled = |j: usize| {
+        per_seed
+            .iter()
+            .filter(|r| r.to_stay_significant[j].is_none())
+            .count() as u64
+    };
     let sensitivity = Sensitivity {
         seeds: config.sensitivity_seeds,
         sessions: config.sensitivity_sessions,
@@ -430,18 +579,31 @@ pub fn run_study(
         td_purchases_sessions_to_significance: spread(to_sig(2)),
         ratio_to_significance_clicks: spread(sig_ratio(1)),
         ratio_to_significance_purchases: spread(sig_ratio(2)),
+        ab_sessions_to_stay_significant: spread(to_stay(0)),
+        td_clicks_sessions_to_stay_significant: spread(to_stay(1)),
+        td_purchases_sessions_to_stay_significant: spread(to_stay(2)),
+        ratio_to_stay_significant_clicks: spread(stay_ratio(1)),
+        ratio_to_stay_significant_purchases: spread(stay_ratio(2)),
         max_sessions,
         not_reached: [missed(0), missed(1), missed(2)],
+        not_settled: [unsettled(0), unsettled(1), unsettled(2)],
+        pooled: pooled_ratios(&per_seed, 1000),
     };
     let s0 = t0.elapsed().as_secs_f64();
     progress(&format!(
-        "sensitivity: to p < 0.05 A/B {:.0} sessions, team-draft {:.0} (median ratio {:.1}x); for 80 % power {:.0} vs {:.0} ({:.1}x) [{s0:.0} s]",
+        "sensitivity: until p < 0.05 stays A/B {:.0} sessions, team-draft {:.0} (median ratio {:.1}x); until it first appears {:.0} vs {:.0} ({:.1}x); for 80 % power {:.0} vs {:.0} ({:.1}x; pooled over seeds {:.1}x, 95 % CI {:.1}–{:.1}) [{s0:.0} s]",
+        sensitivity.ab_sessions_to_stay_significant.median,
+        sensitivity.td_clicks_sessions_to_stay_significant.median,
+        sensitivity.ratio_to_stay_significant_clicks.median,
         sensitivity.ab_sessions_to_significance.median,
         sensitivity.td_clicks_sessions_to_significance.median,
         sensitivity.ratio_to_significance_clicks.median,
         sensitivity.ab_sessions_needed.median,
         sensitivity.td_clicks_sessions_needed.median,
-        sensitivity.ratio_clicks.median
+        sensitivity.ratio_clicks.median,
+        sensitivity.pooled.ratio[0],
+        sensitivity.pooled.ratio_ci[0][0],
+        sensitivity.pooled.ratio_ci[0][1],
     ));
 
     let t1 = std::time::Instant::now();
@@ -561,4 +723,31 @@ pub fn run_study(
         seconds: [s0, s1, s2],
         threads: rayon::current_num_threads(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(hits: &[bool]) -> Looks {
+        let mut l = Looks::default();
+        for (i, &h) in hits.iter().enumerate() {
+            l.look((i as u64 + 1) * CHECK_EVERY, h);
+        }
+        l
+    }
+
+    #[test]
+    fn looks_keep_the_first_crossing_and_the_sessions_from_which_it_stays() {
+        // Crosses at the 2nd look, falls back at the 4th, stays from the 5th.
+        let l = path(&[false, true, true, false, true, true]);
+        assert_eq!(l.first, Some(2 * CHECK_EVERY));
+        assert_eq!(l.settled(), Some(5 * CHECK_EVERY));
+        // Significant from the first look on.
+        assert_eq!(path(&[true, true]).settled(), Some(CHECK_EVERY));
+        // Not significant at the last look: not settled, though it crossed.
+        let l = path(&[true, false]);
+        assert_eq!((l.first, l.settled()), (Some(CHECK_EVERY), None));
+        assert_eq!(path(&[false, false]).first, None);
+    }
 }

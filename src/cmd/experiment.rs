@@ -192,8 +192,9 @@ pub struct StudyArgs {
     /// Sessions per seed and method in the sensitivity study.
     #[arg(long, default_value_t = 200_000)]
     pub sensitivity_sessions: u64,
-    /// Cap on the sessions a method runs to reach p < 0.05 (0: ten times
-    /// --sensitivity-sessions).
+    /// Sessions every seed runs both methods to, looking for p < 0.05 and
+    /// whether it is kept (0: ten times --sensitivity-sessions). Set it well
+    /// past the A/B test's 80 %-power point, or its figures are capped.
     #[arg(long, default_value_t = 0)]
     pub sensitivity_max_sessions: u64,
     /// Seeds of the gate study.

@@ -287,9 +287,25 @@ fn a_small_study_runs_end_to_end() {
     for x in [
         s.ab_sessions_to_significance.median,
         s.td_clicks_sessions_to_significance.median,
+        s.ab_sessions_to_stay_significant.median,
+        s.td_clicks_sessions_to_stay_significant.median,
     ] {
         assert!((1000.0..=40_000.0).contains(&x) && x % 1000.0 == 0.0, "{x}");
     }
+    // Significance is kept no earlier than it first appears, and
+    // interleaving keeps it sooner.
+    assert!(s.ratio_to_stay_significant_clicks.median > 1.0, "{s:?}");
+    assert!(s.td_clicks_sessions_to_stay_significant.q1 >= s.td_clicks_sessions_to_significance.q1);
+    assert!(s.not_settled.iter().all(|&m| m <= s.seeds), "{s:?}");
+    // Pooled over seeds: every session of every seed, and the interval
+    // around the ratio.
+    assert_eq!(s.pooled.sessions, 4 * 40_000);
+    let (ratio, ci) = (s.pooled.ratio[0], s.pooled.ratio_ci[0]);
+    assert!(
+        ratio > 1.0 && ci[0].is_finite() && ci[0] <= ci[1],
+        "{:?}",
+        s.pooled
+    );
     assert_eq!(r.offpolicy.coverage.len(), 6);
     assert!(r.gate.promoted[2] == 0.0);
 }
