@@ -11,6 +11,7 @@ use std::sync::Arc;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::Json;
+use hyrank_eval::interleaving::{interleave, user_number, visit_seed, Method};
 use hyrank_index::{
     ConfigLayer, FieldBoosts, Fusion, FusionMethod, Mode, Normalization, SearchConfig,
 };
@@ -67,6 +68,13 @@ pub struct SearchRequest {
     /// parameters to the response.
     #[serde(default)]
     pub explain: bool,
+    /// Interleave (team-draft) the serving model's page with this registry
+    /// version's: each hit then names the ranker that put it there
+    /// (`team`), to be logged with the impression for credit.
+    pub interleave: Option<String>,
+    /// Who searches: seeds the interleaving, so that a user sees the same
+    /// page for a query (without it, each request draws afresh).
+    pub user: Option<String>,
 }
 
 impl SearchRequest {
@@ -127,6 +135,19 @@ pub struct SearchResponse {
     /// With `explain`: the fusion parameters of a hybrid search.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fusion: Option<serde_json::Value>,
+    /// With `interleave`: the method and the rankers, in `team` order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interleaving: Option<InterleavingInfo>,
+}
+
+/// How an interleaved page was made.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InterleavingInfo {
+    /// `team-draft`.
+    pub method: String,
+    /// The serving ranker first, then the challenger (`retrieval` where no
+    /// model ranked).
+    pub rankers: Vec<String>,
 }
 
 /// One result.
@@ -155,6 +176,10 @@ pub struct SearchHit {
     /// bid and auction score. Absent on organic results.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sponsored: Option<hyrank_ranker::sponsored::SponsoredHit>,
+    /// On an interleaved page: the index in `interleaving.rankers` of the
+    /// ranker that contributed this result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<u32>,
 }
 
 /// One retriever's score and 1-based rank.
@@ -199,11 +224,27 @@ async fn search(state: AppState, req: SearchRequest) -> Result<SearchResponse> {
         .acquire_owned()
         .await
         .map_err(|e| Error::Unavailable(format!("search slots: {e}")))?;
-    let pipeline = Pipeline::new(state.index()).with_ranker(state.ranker.clone());
+    let index = state.index();
+    let pipeline = Pipeline::new(Arc::clone(&index)).with_ranker(state.ranker.clone());
     tokio::task::spawn_blocking(move || {
         let _slot = permit;
-        let page = pipeline.search_explained(&req.q, &config, req.explain)?;
-        Ok(respond(&req, &config, page))
+        let Some(id) = &req.interleave else {
+            let page = pipeline.search_explained(&req.q, &config, req.explain)?;
+            return Ok(respond(&req, &config, page));
+        };
+        // Both rankers on the same query and generation, each asked for
+        // twice the page so that their organic results fill it however
+        // much they overlap.
+        let challenger = state.challenger(id)?;
+        let wide = SearchConfig {
+            k: (config.k * 2).min(MAX_K),
+            ..config.clone()
+        };
+        let page = pipeline.search_explained(&req.q, &wide, req.explain)?;
+        let other = Pipeline::new(index)
+            .with_ranker(Some(challenger))
+            .search_explained(&req.q, &wide, req.explain)?;
+        interleaved(&req, &config, page, other)
     })
     .await
     .map_err(|e| Error::Internal(format!("search worker: {e}")))?
@@ -244,7 +285,78 @@ fn respond(req: &SearchRequest, config: &SearchConfig, page: Page) -> SearchResp
         took_ms,
         results: page.hits.into_iter().map(|h| hit(h, req.explain)).collect(),
         fusion,
+        interleaving: None,
     }
+}
+
+/// Salt of the interleaving seed (a user's page for a query).
+const INTERLEAVE_SALT: u64 = 0x1A7E_41EA;
+
+/// The team-draft interleaving of two pages of the same query: organic
+/// results only (ads are the serving page's business, not a ranker's), the
+/// request id and timings of the serving page, each hit with its team.
+fn interleaved(
+    req: &SearchRequest,
+    config: &SearchConfig,
+    page: Page,
+    other: Page,
+) -> Result<SearchResponse> {
+    let organic = |hits: Vec<PageHit>| -> Vec<PageHit> {
+        hits.into_iter()
+            .filter(|h| h.sponsored().is_none())
+            .collect()
+    };
+    let name = |p: &Page| p.ranker.clone().unwrap_or_else(|| "retrieval".into());
+    let rankers = vec![name(&page), name(&other)];
+    let Page {
+        request_id,
+        generation,
+        retriever,
+        took_ms,
+        hits,
+        ..
+    } = page;
+    let pages = [organic(hits), organic(other.hits)];
+    let lists: Vec<Vec<&str>> = pages
+        .iter()
+        .map(|p| p.iter().map(|h| h.candidate.doc.as_str()).collect())
+        .collect();
+    let seed = match &req.user {
+        Some(u) => visit_seed(INTERLEAVE_SALT, user_number(u), &req.q),
+        None => user_number(&request_id.0),
+    };
+    let il = interleave(Method::TeamDraft, &lists, config.k, seed)?;
+    let mut hits = Vec::with_capacity(il.docs.len());
+    for (doc, &team) in il.docs.iter().zip(&il.teams) {
+        if let Some(h) = pages[team]
+            .iter()
+            .find(|h| h.candidate.doc.as_str() == *doc)
+        {
+            hits.push((h.clone(), team));
+        }
+    }
+    let ranker = format!("interleave:team-draft:{}", rankers.join(","));
+    let teams: Vec<u32> = hits.iter().map(|(_, t)| *t as u32).collect();
+    let mut out = respond(
+        req,
+        config,
+        Page {
+            request_id,
+            generation,
+            retriever,
+            ranker: Some(ranker),
+            took_ms: took_ms + other.took_ms,
+            hits: hits.into_iter().map(|(h, _)| h).collect(),
+        },
+    );
+    for (h, t) in out.results.iter_mut().zip(teams) {
+        h.team = Some(t);
+    }
+    out.interleaving = Some(InterleavingInfo {
+        method: "team-draft".into(),
+        rankers,
+    });
+    Ok(out)
 }
 
 fn hit(h: PageHit, explain: bool) -> SearchHit {
@@ -267,6 +379,7 @@ fn hit(h: PageHit, explain: bool) -> SearchHit {
         fused: if explain { c.fused } else { None },
         ranking: if explain { h.ranking } else { None },
         sponsored,
+        team: None,
     }
 }
 

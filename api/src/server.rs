@@ -1,5 +1,6 @@
 //! The router, its shared state, and serving it until shutdown.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
@@ -33,7 +34,14 @@ pub struct AppState {
     registry: Option<Registry>,
     /// The durable log `POST /events` appends to before it acknowledges.
     pub(crate) event_log: Option<Arc<std::sync::Mutex<hyrank_data::log::EventLog>>>,
+    /// Registry versions interleaved with the champion (`interleave=ID`),
+    /// loaded on first use; emptied when a new index generation comes.
+    challengers: Arc<std::sync::Mutex<HashMap<String, Arc<RankStage>>>>,
 }
+
+/// How many challengers the server keeps loaded; past it the cache starts
+/// again (each holds a model in memory).
+const MAX_CHALLENGERS: usize = 4;
 
 impl AppState {
     /// State over an open index, with the built-in default config as the base.
@@ -51,6 +59,7 @@ impl AppState {
             ranker: None,
             registry: None,
             event_log: None,
+            challengers: Arc::default(),
         }
     }
 
@@ -94,6 +103,39 @@ impl AppState {
         Ok(Some(champion))
     }
 
+    /// The stage that ranks with registry version `id` beside the serving
+    /// one, for interleaving: the same catalogue, history and re-rank
+    /// steps. Loaded once and kept. Blocking (loading reads the model).
+    pub fn challenger(&self, id: &str) -> Result<Arc<RankStage>> {
+        let (Some(stage), Some(reg)) = (&self.ranker, &self.registry) else {
+            return Err(Error::InvalidArgument(
+                "interleave: this server does not rank with models (start it with --registry)"
+                    .into(),
+            ));
+        };
+        let mut cache = self
+            .challengers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(s) = cache.get(id) {
+            return Ok(Arc::clone(s));
+        }
+        // An unknown version is the client's error; the registry's own
+        // message names its folder, which a response must not.
+        reg.resolve(id).map_err(|_| {
+            Error::NotFound(format!(
+                "interleave: no model `{id}` in the server's registry"
+            ))
+        })?;
+        let model = RankingModel::load(reg, id)?;
+        let s = Arc::new(stage.sibling(model));
+        if cache.len() >= MAX_CHALLENGERS {
+            cache.clear();
+        }
+        cache.insert(id.to_owned(), Arc::clone(&s));
+        Ok(s)
+    }
+
     /// The config requests are layered over.
     pub fn base_config(&self) -> &SearchConfig {
         &self.base
@@ -121,6 +163,11 @@ impl AppState {
         let generation = next.manifest.generation;
         if let Some(stage) = &self.ranker {
             stage.swap_products(Arc::new(ProductTable::new(&next.products()?)));
+            // Challengers are built again, over the new catalogue.
+            self.challengers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
         }
         *self.index.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(next);
         Ok(Some(generation))

@@ -444,6 +444,7 @@ mod tests {
                     doc: (*d).into(),
                     position: *p,
                     propensity: None,
+                    team: None,
                 })
                 .collect(),
             ranker: "r".into(),

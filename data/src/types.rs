@@ -365,6 +365,11 @@ pub struct ImpressedDoc {
     /// Probability that the logging policy put this document at this position.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub propensity: Option<f64>,
+    /// On an interleaved page (`ranker` = `interleave:<method>:<a>,<b>,...`):
+    /// the 0-based index, in that list, of the ranker that contributed this
+    /// document; the search API returns it with each hit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<u32>,
 }
 
 /// A result page shown to a user.
@@ -614,6 +619,14 @@ impl InteractionEvent {
                                 format!("entry {i}: propensity must be in (0, 1], got {p}"),
                             ));
                         }
+                    }
+                    if r.team.is_some() != e.results[0].team.is_some() {
+                        return Err((
+                            "results",
+                            format!(
+                                "entry {i}: a team on some entries and not on others (an interleaved page gives every entry its team)"
+                            ),
+                        ));
                     }
                 }
             }

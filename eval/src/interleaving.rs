@@ -156,6 +156,36 @@ pub fn balanced<T: PartialEq + Clone>(
     })
 }
 
+/// The seed of the interleaving a user sees for a query (FNV-1a over the
+/// query, started from `seed` and the user): the same user gets the same
+/// page for a query, and its next page continues it.
+pub fn visit_seed(seed: u64, user: u64, query: &str) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ seed ^ user.rotate_left(17);
+    for b in query.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// A user id (any text) as the number [`visit_seed`] takes (FNV-1a).
+pub fn user_number(user: &str) -> u64 {
+    visit_seed(0, 0, user)
+}
+
+/// Each ranker's credit on a team-draft page from the teams logged with
+/// it (`teams[r]`: the ranker that contributed rank r + 1) and the events
+/// (`events[r]`: rank r + 1 was clicked, or bought): one per event.
+pub fn team_credit(teams: &[usize], events: &[bool], rankers: usize) -> Vec<f64> {
+    let mut credit = vec![0.0; rankers];
+    for (&t, &e) in teams.iter().zip(events) {
+        if e && t < rankers {
+            credit[t] += 1.0;
+        }
+    }
+    credit
+}
+
 /// Interleaves with `method`.
 pub fn interleave<T: PartialEq + Clone>(
     method: Method,
@@ -181,11 +211,8 @@ impl<T: PartialEq> Interleaving<T> {
         let mut credit = vec![0.0; self.lists.len()];
         match self.method {
             Method::TeamDraft => {
-                for (r, &e) in events.iter().enumerate().take(self.docs.len()) {
-                    if e {
-                        credit[self.teams[r]] += 1.0;
-                    }
-                }
+                let n = self.docs.len().min(events.len());
+                return team_credit(&self.teams[..n], &events[..n], self.lists.len());
             }
             Method::Balanced => {
                 let Some(last) = events.iter().take(self.docs.len()).rposition(|&e| e) else {

@@ -31,6 +31,14 @@ pub enum Credit {
 
 impl Credit {
     /// `clicks` or `purchases`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Clicks => "clicks",
+            Self::Purchases => "purchases",
+        }
+    }
+
+    /// `clicks` or `purchases`.
     pub fn parse(s: &str) -> Result<Self> {
         match s {
             "clicks" | "click" => Ok(Self::Clicks),
@@ -113,15 +121,7 @@ pub struct InterleaveReport {
     pub sessions_per_second: f64,
 }
 
-/// The seed of the interleaving a user sees for a query.
-pub fn visit_seed(seed: u64, user: u64, query: &str) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ seed ^ user.rotate_left(17);
-    for b in query.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
+pub use hyrank_eval::interleaving::visit_seed;
 
 /// Page `page` (0-based) of `k` of the interleaving of `lists` for the
 /// visit seeded `seed`: the same list, continued, on every page.

@@ -25,6 +25,7 @@ pub mod error;
 pub mod gate;
 pub mod interleave;
 pub mod offpolicy;
+pub mod online;
 pub mod policy;
 pub mod recovery;
 pub mod report;

@@ -251,6 +251,22 @@ impl RankStage {
         Ok(self)
     }
 
+    /// A stage like this one (catalogue, history, depth, re-rank steps)
+    /// over another model: a challenger served beside the champion, both
+    /// reading the same interaction history.
+    pub fn sibling(&self, model: RankingModel) -> Self {
+        Self {
+            model: RwLock::new(Arc::new(model)),
+            products: RwLock::new(Arc::clone(
+                &self.products.read().unwrap_or_else(PoisonError::into_inner),
+            )),
+            store: Arc::clone(&self.store),
+            depth: self.depth,
+            as_of: self.as_of,
+            rerank: self.rerank.clone(),
+        }
+    }
+
     /// Features computed as of a fixed time instead of the request's
     /// (replaying a past log, or evaluating as of the end of one).
     pub fn with_as_of(mut self, at: Option<Timestamp>) -> Self {

@@ -17,6 +17,7 @@ use hyrank_experiment::env::{Environment, FittedEnv, SyntheticEnv};
 use hyrank_experiment::gate::{run_gate, GatePolicy, OfflineValues};
 use hyrank_experiment::interleave::{run_interleave, Credit, InterleaveConfig};
 use hyrank_experiment::offpolicy::{estimate, simulate_log, visits_from_events, OffPolicyReport};
+use hyrank_experiment::online::credit_online;
 use hyrank_experiment::policy::CachedPolicy;
 use hyrank_experiment::study::{run_study, StudyConfig};
 use hyrank_experiment::{report, write_report};
@@ -42,6 +43,23 @@ pub enum ExperimentCommand {
     /// The measurements: interleaving vs A/B sensitivity, the gate's
     /// validity, off-policy coverage, over many seeds.
     Study(StudyArgs),
+    /// Credit for interleaving served online: the search API's interleaved
+    /// pages (`interleave=ID`) in a log, with their clicks or purchases.
+    Credit(CreditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreditArgs {
+    /// The log the pages and their events were written to (`hyrank serve
+    /// --event-log DIR`, or any log folder).
+    #[arg(long)]
+    pub log: PathBuf,
+    /// Credit from `clicks` or `purchases`.
+    #[arg(long, default_value = "clicks")]
+    pub credit: String,
+    /// One JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Where the rankers are deployed.
@@ -461,7 +479,54 @@ pub fn run(cmd: ExperimentCommand) -> Result<()> {
         ExperimentCommand::Interleave(a) => run_interleave_cmd(&a),
         ExperimentCommand::Offpolicy(a) => run_offpolicy_cmd(&a),
         ExperimentCommand::Study(a) => run_study_cmd(&a),
+        ExperimentCommand::Credit(a) => run_credit_cmd(&a),
     }
+}
+
+fn run_credit_cmd(a: &CreditArgs) -> Result<()> {
+    let credit = Credit::parse(&a.credit)?;
+    let events = super::train_log::read_log_sorted(&a.log)?;
+    let r = credit_online(&events, credit);
+    if r.malformed_pages > 0 || r.unmatched_events > 0 {
+        eprintln!(
+            "note: {} interleaved pages left out (a result without its team, or a ranker list that does not parse); {} {} on a position or product the page did not show, not credited",
+            r.malformed_pages,
+            r.unmatched_events,
+            credit.name()
+        );
+    }
+    if a.json {
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(());
+    }
+    if r.experiments.is_empty() {
+        println!(
+            "no interleaved pages in {} (search with interleave=ID and log the page with each result's team)",
+            a.log.display()
+        );
+    }
+    for x in &r.experiments {
+        println!(
+            "{} of {} on {}: {} pages, {} ties",
+            x.method,
+            x.rankers.join(", "),
+            x.credit,
+            x.pages,
+            x.ties
+        );
+        for (i, name) in x.rankers.iter().enumerate() {
+            println!(
+                "  {name:<24} won {:>8} pages, credited {:>10.0} {}",
+                x.wins[i], x.credited[i], x.credit
+            );
+        }
+        match (x.p_value, &x.leader) {
+            (Some(p), Some(l)) => println!("  sign test p = {p:.4}; ahead: {l}"),
+            (Some(p), None) => println!("  sign test p = {p:.4}; even"),
+            (None, _) => {}
+        }
+    }
+    Ok(())
 }
 
 fn run_ab_cmd(a: &AbArgs) -> Result<()> {

@@ -305,6 +305,71 @@ fn models_trained_on_the_log_rank_search_and_serve() {
         Some(again["events_in_store"].as_u64().unwrap() + 1),
         "the restarted server lost acknowledged events: {after}"
     );
+
+    // Online interleaving: the champion's page and lr's, team-draft, each
+    // result with its team; one user gets one page for a query.
+    let get = |path: &str| hyrank_api::testing::http_json(addr, "GET", path, "").unwrap();
+    let (s, il) = get("/search?q=sofa&k=6&interleave=lr&user=u7");
+    assert_eq!(s, 200, "{il}");
+    assert_eq!(il["ranker"], "interleave:team-draft:lambdamart,lr", "{il}");
+    assert_eq!(
+        il["interleaving"]["rankers"],
+        serde_json::json!(["lambdamart", "lr"])
+    );
+    let res = il["results"].as_array().unwrap().clone();
+    let teams: Vec<u64> = res.iter().map(|h| h["team"].as_u64().unwrap()).collect();
+    assert_eq!(teams.len(), 6, "{il}");
+    assert_eq!(teams.iter().filter(|&&t| t == 1).count(), 3, "{il}");
+    assert!(res.iter().all(|h| h.get("sponsored").is_none()), "{il}");
+    let ids = |r: &serde_json::Value| -> Vec<String> {
+        r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        ids(&get("/search?q=sofa&k=6&interleave=lr&user=u7").1),
+        ids(&il),
+        "one user, one page"
+    );
+    let (s, e) = get("/search?q=sofa&interleave=no-such-model");
+    assert!((400..500).contains(&s), "{s} {e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-model"),
+        "{e}"
+    );
+    // Logged with its teams and a click on lr's first result, the page is
+    // lr's win.
+    let at = teams.iter().position(|&t| t == 1).unwrap();
+    let results: Vec<serde_json::Value> = res
+        .iter()
+        .enumerate()
+        .map(|(i, h)| serde_json::json!({"doc": h["id"], "position": i + 1, "team": h["team"]}))
+        .collect();
+    let req = il["request_id"].as_str().unwrap();
+    let imp = serde_json::json!({"type": "impression", "event_id": "il-1", "timestamp": now + 10, "request_id": req,
+        "query": "sofa", "user_id": "u7", "session_id": "s7", "results": results, "ranker": il["ranker"]});
+    let click = serde_json::json!({"type": "click", "event_id": "il-2", "timestamp": now + 11, "request_id": req,
+        "user_id": "u7", "session_id": "s7", "doc": res[at]["id"], "position": at + 1});
+    let (s, a) =
+        hyrank_api::testing::http_json(addr, "POST", "/events", &format!("{imp}\n{click}\n"))
+            .unwrap();
+    assert_eq!(s, 200, "{a}");
+    let out = ok(&["experiment", "credit", "--log", &w.path("live"), "--json"]);
+    let c: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let x = &c["experiments"][0];
+    assert_eq!(x["rankers"], serde_json::json!(["lambdamart", "lr"]), "{c}");
+    assert_eq!(
+        (x["pages"].as_u64(), &x["wins"]),
+        (Some(1), &serde_json::json!([0, 1])),
+        "{c}"
+    );
+    assert_eq!(x["leader"], "lr", "{c}");
     child.kill().unwrap();
     let _ = child.wait();
 }

@@ -214,6 +214,7 @@ pub fn read_yandex(path: &Path) -> Result<(Vec<InteractionEvent>, YandexReport)>
                             doc: DocId(u.clone()),
                             position: i as u32 + 1,
                             propensity: None,
+                            team: None,
                         })
                         .collect(),
                     ranker: "yandex".into(),

@@ -440,6 +440,7 @@ impl Run<'_> {
                     Some(r) => Some(r.propensity(origin[i], i + 1)),
                     None => answer[i].propensity,
                 },
+                team: None,
             })
             .collect();
         let event_id = self.next_event();

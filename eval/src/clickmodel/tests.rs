@@ -205,6 +205,7 @@ fn sessions_join_clicks_and_count_what_they_leave_out() {
                     doc: DocId((*d).into()),
                     position: i as u32 + 1,
                     propensity: None,
+                    team: None,
                 })
                 .collect(),
             ranker: "r".into(),

@@ -59,6 +59,7 @@ fn impression(n: usize, t: i64, query: &str, docs: &[&str]) -> InteractionEvent 
                 doc: DocId((*d).into()),
                 position: i as u32 + 1,
                 propensity: None,
+                team: None,
             })
             .collect(),
         ranker: "test".into(),

@@ -270,6 +270,7 @@ fn pages(
                                 doc: DocId(d.clone()),
                                 position: p,
                                 propensity: None,
+                                team: None,
                             });
                         }
                     }
@@ -308,6 +309,7 @@ fn pages(
                         doc: DocId(d.clone()),
                         position: i as u32 + 1,
                         propensity: None,
+                        team: None,
                     })
                     .collect(),
             })
@@ -328,6 +330,7 @@ fn pages(
                 doc: DocId(doc.clone()),
                 position: pos,
                 propensity: None,
+                team: None,
             });
         }
     }
@@ -395,6 +398,7 @@ fn reveal_on_vacant_positions(
             doc: DocId(doc.clone()),
             position: pos,
             propensity: None,
+            team: None,
         });
         page.results.sort_by_key(|r| r.position);
         report.revealed_on_vacant_positions += 1;
@@ -653,6 +657,7 @@ fn from_impression_events(
                         doc: DocId(doc.to_owned()),
                         position: p,
                         propensity: e.propensity.filter(|p| *p > 0.0 && *p <= 1.0),
+                        team: None,
                     });
                 }
             }
@@ -672,6 +677,7 @@ fn from_impression_events(
                 doc: DocId(doc.to_owned()),
                 position: p,
                 propensity: e.propensity.filter(|p| *p > 0.0 && *p <= 1.0),
+                team: None,
             });
         } else {
             report.skip_event(&e.action, "a document already shown on the page", &e.at);

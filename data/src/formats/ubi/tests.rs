@@ -197,11 +197,13 @@ fn written_ubi_reads_back_to_the_same_events() {
                 doc: "P1".into(),
                 position: 1,
                 propensity: Some(0.9),
+                team: None,
             },
             ImpressedDoc {
                 doc: "P2".into(),
                 position: 2,
                 propensity: None,
+                team: None,
             },
         ],
         ranker: "logging-v1".into(),
