@@ -208,13 +208,13 @@ impl<T: PartialEq> Interleaving<T> {
     /// Each ranker's credit for the events (`events[r]`: the document at
     /// rank r + 1 was clicked, or bought) on this list.
     pub fn credit(&self, events: &[bool]) -> Vec<f64> {
-        let mut credit = vec![0.0; self.lists.len()];
+        let rankers = self.lists.len();
         match self.method {
-            Method::TeamDraft => {
-                let n = self.docs.len().min(events.len());
-                return team_credit(&self.teams[..n], &events[..n], self.lists.len());
-            }
+            // `teams` has an entry per shown document; events past them
+            // are not this list's.
+            Method::TeamDraft => team_credit(&self.teams, events, rankers),
             Method::Balanced => {
+                let mut credit = vec![0.0; rankers];
                 let Some(last) = events.iter().take(self.docs.len()).rposition(|&e| e) else {
                     return credit;
                 };
@@ -233,9 +233,9 @@ impl<T: PartialEq> Interleaving<T> {
                         .filter(|(&e, doc)| e && top.contains(doc))
                         .count() as f64;
                 }
+                credit
             }
         }
-        credit
     }
 }
 

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use hyrank_data::InteractionEvent;
-use hyrank_eval::interleaving::{sign_test, team_credit};
+use hyrank_eval::interleaving::{team_credit, Tally};
 use serde::Serialize;
 
 use crate::interleave::Credit;
@@ -126,44 +126,39 @@ pub fn credit_online(events: &[InteractionEvent], credit: Credit) -> OnlineRepor
             None => {}
         }
     }
-    let mut by_key: BTreeMap<(String, Vec<String>), OnlineResult> = BTreeMap::new();
+    // Per experiment: the offline interleaving's tally (credit summed, wins
+    // between rankers), and the pages each ranker won outright.
+    let mut by_key: BTreeMap<(String, Vec<String>), (Tally, Vec<u64>)> = BTreeMap::new();
     for p in pages.into_values() {
         let n = p.key.1.len();
-        let r = by_key.entry(p.key.clone()).or_insert_with(|| OnlineResult {
-            method: p.key.0.clone(),
-            rankers: p.key.1.clone(),
-            credit: credit.name().into(),
-            pages: 0,
-            wins: vec![0; n],
-            ties: 0,
-            credited: vec![0.0; n],
-            p_value: None,
-            leader: None,
-        });
+        let (tally, outright) = by_key
+            .entry(p.key)
+            .or_insert_with(|| (Tally::new(n), vec![0; n]));
         let c = team_credit(&p.teams, &p.events, n);
-        r.pages += 1;
-        for (total, x) in r.credited.iter_mut().zip(&c) {
-            *total += x;
-        }
-        let best = c.iter().copied().fold(0.0, f64::max);
-        let top: Vec<usize> = (0..n).filter(|&i| best > 0.0 && c[i] == best).collect();
-        match top.as_slice() {
-            [w] => r.wins[*w] += 1,
-            _ => r.ties += 1,
+        tally.add(&c);
+        if let Some(w) = (0..n).find(|&i| (0..n).all(|j| j == i || c[i] > c[j])) {
+            outright[w] += 1;
         }
     }
     let experiments = by_key
-        .into_values()
-        .map(|mut r| {
-            if r.wins.len() == 2 {
-                r.p_value = Some(sign_test(r.wins[0], r.wins[1]));
+        .into_iter()
+        .map(|((method, rankers), (tally, wins))| {
+            let most = wins.iter().copied().max().unwrap_or(0);
+            let leaders: Vec<usize> = (0..wins.len()).filter(|&i| wins[i] == most).collect();
+            OnlineResult {
+                leader: match leaders.as_slice() {
+                    [l] => Some(rankers[*l].clone()),
+                    _ => None,
+                },
+                p_value: (rankers.len() == 2).then(|| tally.sign_test(0, 1)),
+                method,
+                rankers,
+                credit: credit.name().into(),
+                pages: tally.sessions,
+                ties: tally.sessions - wins.iter().sum::<u64>(),
+                wins,
+                credited: tally.credit,
             }
-            let most = r.wins.iter().copied().max().unwrap_or(0);
-            let leaders: Vec<usize> = (0..r.wins.len()).filter(|&i| r.wins[i] == most).collect();
-            if let [l] = leaders.as_slice() {
-                r.leader = Some(r.rankers[*l].clone());
-            }
-            r
         })
         .collect();
     OnlineReport {

@@ -21,7 +21,7 @@
 //!   the target's exact value, from ε-randomised logs of the base ranker.
 
 use hyrank_data::policy::RankingPolicy;
-use hyrank_eval::abtest::{normal_quantile, two_proportion, Moments};
+use hyrank_eval::abtest::{normal_quantile, two_proportion};
 use hyrank_eval::gate::Decision;
 use hyrank_eval::interleaving::{sign_test, Method};
 use hyrank_eval::offpolicy::Estimate;
@@ -73,22 +73,20 @@ pub struct Spread {
     pub q3: f64,
 }
 
-fn spread(mut v: Vec<f64>) -> Spread {
+/// The `qs` quantiles (nearest rank) of the finite values of `v`; NaN
+/// when there are none.
+fn quantiles<const N: usize>(mut v: Vec<f64>, qs: [f64; N]) -> [f64; N] {
     v.retain(|x| x.is_finite());
     v.sort_by(f64::total_cmp);
     if v.is_empty() {
-        return Spread {
-            q1: f64::NAN,
-            median: f64::NAN,
-            q3: f64::NAN,
-        };
+        return [f64::NAN; N];
     }
-    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-    Spread {
-        q1: at(0.25),
-        median: at(0.5),
-        q3: at(0.75),
-    }
+    qs.map(|q| v[((v.len() - 1) as f64 * q).round() as usize])
+}
+
+fn spread(v: Vec<f64>) -> Spread {
+    let [q1, median, q3] = quantiles(v, [0.25, 0.5, 0.75]);
+    Spread { q1, median, q3 }
 }
 
 /// The sensitivity comparison.
@@ -306,26 +304,21 @@ impl AbCounts {
     }
 }
 
-/// Team-draft outcomes of one credit: per-session +1 / −1 / 0 and wins.
+/// Team-draft outcomes of one credit: sessions, and the sessions each
+/// ranker won (a session's outcome is +1, −1 or 0 for a tie).
 #[derive(Debug, Default, Clone, Copy)]
 struct TdCounts {
-    moments: Moments,
+    n: u64,
     wins: [u64; 2],
 }
 
 impl TdCounts {
     fn add(&mut self, credit: &[f64]) {
-        // +1 / −1 / 0 (f64::signum gives +1 for a tie of 0).
-        let s = match credit[0].total_cmp(&credit[1]) {
-            std::cmp::Ordering::Greater => 1.0,
-            std::cmp::Ordering::Less => -1.0,
-            std::cmp::Ordering::Equal => 0.0,
-        };
-        self.moments.add(s);
-        if s > 0.0 {
-            self.wins[0] += 1;
-        } else if s < 0.0 {
-            self.wins[1] += 1;
+        self.n += 1;
+        match credit[0].total_cmp(&credit[1]) {
+            std::cmp::Ordering::Greater => self.wins[0] += 1,
+            std::cmp::Ordering::Less => self.wins[1] += 1,
+            std::cmp::Ordering::Equal => {}
         }
     }
 
@@ -333,12 +326,18 @@ impl TdCounts {
         self.wins[0] > self.wins[1] && sign_test(self.wins[0], self.wins[1]) < 0.05
     }
 
-    /// Sessions for 80 % power from the counts (outcomes are +1, −1, 0).
+    /// Sessions for 80 % power from the outcomes' mean and sample
+    /// variance (the outcomes are +1, −1 and 0, so the counts give both).
     fn needed(&self) -> f64 {
-        let n = self.moments.n.max(1) as f64;
+        let n = self.n as f64;
         let (w, l) = (self.wins[0] as f64, self.wins[1] as f64);
-        let mean = (w - l) / n;
-        needed(mean, (w + l) / n - mean * mean)
+        let mean = (w - l) / n.max(1.0);
+        let variance = if self.n < 2 {
+            0.0
+        } else {
+            (w + l - n * mean * mean) / (n - 1.0)
+        };
+        needed(mean, variance)
     }
 }
 
@@ -354,7 +353,7 @@ fn pooled_needed<'a>(seeds: impl Iterator<Item = &'a SeedSensitivity>) -> [f64; 
             ab.n[j] += a.n[j];
             td[j].wins[0] += t[j].wins[0];
             td[j].wins[1] += t[j].wins[1];
-            td[j].moments.n += t[j].moments.n;
+            td[j].n += t[j].n;
         }
     }
     [ab.needed(), td[0].needed(), td[1].needed()]
@@ -373,19 +372,10 @@ fn pooled_ratios(per_seed: &[SeedSensitivity], resamples: usize) -> PooledPower 
             (0..per_seed.len()).map(|_| &per_seed[rng.below(per_seed.len())]),
         ));
         for j in 0..2 {
-            if r[j].is_finite() {
-                draws[j].push(r[j]);
-            }
+            draws[j].push(r[j]);
         }
     }
-    let ci = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        if v.is_empty() {
-            return [f64::NAN, f64::NAN];
-        }
-        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-        [at(0.025), at(0.975)]
-    };
+    let ci = |v: Vec<f64>| quantiles(v, [0.025, 0.975]);
     let [d0, d1] = draws;
     PooledPower {
         sessions: per_seed
@@ -411,6 +401,32 @@ pub struct PooledPower {
     pub ratio: [f64; 2],
     /// 95 % intervals of the ratios (seeds resampled).
     pub ratio_ci: [[f64; 2]; 2],
+}
+
+/// One reading of "the sessions to p < 0.05" over the seeds (the first
+/// crossing, or significance kept): per method (A/B, TD clicks, TD
+/// purchases) its spread, a seed without a value counting as the cap; the
+/// A/B ÷ team-draft ratios per seed; the seeds without a value.
+struct Reading {
+    sessions: [Spread; 3],
+    ratios: [Spread; 2],
+    missing: [u64; 3],
+}
+
+fn reading(
+    per_seed: &[SeedSensitivity],
+    of: impl Fn(&SeedSensitivity) -> [Option<u64>; 3],
+    cap: u64,
+) -> Reading {
+    let at = |r: &SeedSensitivity, j: usize| of(r)[j].unwrap_or(cap) as f64;
+    let column = |j: usize| spread(per_seed.iter().map(|r| at(r, j)).collect());
+    let ratio = |j: usize| spread(per_seed.iter().map(|r| at(r, 0) / at(r, j)).collect());
+    let missing = |j: usize| per_seed.iter().filter(|r| of(r)[j].is_none()).count() as u64;
+    Reading {
+        sessions: [column(0), column(1), column(2)],
+        ratios: [ratio(1), ratio(2)],
+        missing: [missing(0), missing(1), missing(2)],
+    }
 }
 
 fn sensitivity_seed(
@@ -464,11 +480,7 @@ fn sensitivity_seed(
         td[1].add(&il.credit(&re.purchases));
         let n = i + 1;
         if n == sessions {
-            out.needed = [
-                ab.needed(),
-                needed(td[0].moments.mean, td[0].moments.variance()),
-                needed(td[1].moments.mean, td[1].moments.variance()),
-            ];
+            out.needed = [ab.needed(), td[0].needed(), td[1].needed()];
             out.detected = [ab.significant(), td[0].significant(), td[1].significant()];
         }
         if n % CHECK_EVERY == 0 {
@@ -535,36 +547,8 @@ pub fn run_study(
     let rate = |j: usize| {
         per_seed.iter().filter(|r| r.detected[j]).count() as f64 / per_seed.len().max(1) as f64
     };
-    let reached =
-        |r: &SeedSensitivity, j: usize| r.to_significance[j].unwrap_or(max_sessions) as f64;
-    let to_sig = |j: usize| per_seed.iter().map(|r| reached(r, j)).collect::<Vec<_>>();
-    let sig_ratio = |j: usize| {
-        per_seed
-            .iter()
-            .map(|r| reached(r, 0) / reached(r, j))
-            .collect::<Vec<_>>()
-    };
-    let missed = |j: usize| {
-        per_seed
-            .iter()
-            .filter(|r| r.to_significance[j].is_none())
-            .count() as u64
-    };
-    let settled =
-        |r: &SeedSensitivity, j: usize| r.to_stay_significant[j].unwrap_or(max_sessions) as f64;
-    let to_stay = |j: usize| per_seed.iter().map(|r| settled(r, j)).collect::<Vec<_>>();
-    let stay_ratio = |j: usize| {
-        per_seed
-            .iter()
-            .map(|r| settled(r, 0) / settled(r, j))
-            .collect::<Vec<_>>()
-    };
-    let unsettled = |j: usize| {
-        per_seed
-            .iter()
-            .filter(|r| r.to_stay_significant[j].is_none())
-            .count() as u64
-    };
+    let first = reading(&per_seed, |r| r.to_significance, max_sessions);
+    let kept = reading(&per_seed, |r| r.to_stay_significant, max_sessions);
     let sensitivity = Sensitivity {
         seeds: config.sensitivity_seeds,
         sessions: config.sensitivity_sessions,
@@ -574,19 +558,19 @@ pub fn run_study(
         ratio_clicks: spread(ratio(1)),
         ratio_purchases: spread(ratio(2)),
         detected: [rate(0), rate(1), rate(2)],
-        ab_sessions_to_significance: spread(to_sig(0)),
-        td_clicks_sessions_to_significance: spread(to_sig(1)),
-        td_purchases_sessions_to_significance: spread(to_sig(2)),
-        ratio_to_significance_clicks: spread(sig_ratio(1)),
-        ratio_to_significance_purchases: spread(sig_ratio(2)),
-        ab_sessions_to_stay_significant: spread(to_stay(0)),
-        td_clicks_sessions_to_stay_significant: spread(to_stay(1)),
-        td_purchases_sessions_to_stay_significant: spread(to_stay(2)),
-        ratio_to_stay_significant_clicks: spread(stay_ratio(1)),
-        ratio_to_stay_significant_purchases: spread(stay_ratio(2)),
+        ab_sessions_to_significance: first.sessions[0],
+        td_clicks_sessions_to_significance: first.sessions[1],
+        td_purchases_sessions_to_significance: first.sessions[2],
+        ratio_to_significance_clicks: first.ratios[0],
+        ratio_to_significance_purchases: first.ratios[1],
+        ab_sessions_to_stay_significant: kept.sessions[0],
+        td_clicks_sessions_to_stay_significant: kept.sessions[1],
+        td_purchases_sessions_to_stay_significant: kept.sessions[2],
+        ratio_to_stay_significant_clicks: kept.ratios[0],
+        ratio_to_stay_significant_purchases: kept.ratios[1],
         max_sessions,
-        not_reached: [missed(0), missed(1), missed(2)],
-        not_settled: [unsettled(0), unsettled(1), unsettled(2)],
+        not_reached: first.missing,
+        not_settled: kept.missing,
         pooled: pooled_ratios(&per_seed, 1000),
     };
     let s0 = t0.elapsed().as_secs_f64();

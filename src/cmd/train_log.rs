@@ -456,17 +456,19 @@ pub fn run_train_judgments(t: &super::train::TrainArgs) -> Result<()> {
         rounds.is_some() && !valid_q(q) && is_validation(q, 0.125, a.split_seed ^ 0x5707)
     };
     let train = subset(&rows, &|q| !valid_q(q) && !stop_q(q))?;
-    let stop = subset(&rows, &stop_q)?;
+    let stop = match rounds {
+        Some(_) => Some(subset(&rows, &stop_q)?),
+        None => None,
+    };
     let valid = subset(&rows, &valid_q)?;
     let params = super::train::params(t)?;
     let bar = progress_bar();
     bar.set_prefix("lambdamart");
     let (ranker, report) = train_on_judgments(
         &train,
-        rounds.map(|rounds| EarlyStopping {
-            queries: &stop,
-            rounds,
-        }),
+        stop.as_ref()
+            .zip(rounds)
+            .map(|(queries, rounds)| EarlyStopping { queries, rounds }),
         &valid,
         &params,
         &mut |i, of, v| {

@@ -506,24 +506,30 @@ fn lambdamart_trained_on_judgments_ranks_and_reports_held_out_queries() {
     let w = world();
     let (index, reg) = (w.path("index"), w.path("reg"));
     let held = w.path("held.tsv");
-    let out = ok(&[
-        "train",
-        "--qrels",
-        &w.path("w/qrels.trec"),
-        "--queries",
-        &w.path("w/queries.tsv"),
-        "--index",
-        &index,
+    let (qrels, queries) = (w.path("w/qrels.trec"), w.path("w/queries.tsv"));
+    let train = |more: &[&str]| {
+        let judged = [
+            "train",
+            "--qrels",
+            &qrels,
+            "--queries",
+            &queries,
+            "--index",
+            &index,
+            "--model",
+            "lambdamart",
+            "--valid-fraction",
+            "0.3",
+        ];
+        ok(&[&judged[..], more].concat())
+    };
+    let out = train(&[
         "--history",
         &w.path("w/events"),
-        "--model",
-        "lambdamart",
         "--registry",
         &reg,
         "--id",
         "judged",
-        "--valid-fraction",
-        "0.3",
         "--holdout-out",
         &held,
     ]);
@@ -533,18 +539,7 @@ fn lambdamart_trained_on_judgments_ranks_and_reports_held_out_queries() {
     );
     // No early stopping unless asked for (ADR 0018).
     assert!(!out.contains("early stopping"), "{out}");
-    let stopped = ok(&[
-        "train",
-        "--qrels",
-        &w.path("w/qrels.trec"),
-        "--queries",
-        &w.path("w/queries.tsv"),
-        "--index",
-        &index,
-        "--model",
-        "lambdamart",
-        "--valid-fraction",
-        "0.3",
+    let stopped = train(&[
         "--early-stopping-rounds",
         "3",
         "--out",
